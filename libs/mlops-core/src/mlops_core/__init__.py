@@ -1,0 +1,1 @@
+"""Shared conventions for every training workload: names, lineage, run keys, release gate, registry."""
