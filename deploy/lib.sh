@@ -1,0 +1,31 @@
+# Shared helpers for the deploy/*.sh scripts. Source it; it defines functions only.
+# shellcheck shell=bash
+
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+need() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null 2>&1 || die "'$tool' is required but not on PATH"
+  done
+}
+
+# Repository root, whichever directory the script is run from.
+repo_root() { git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel; }
+
+# Image tag shared by every image of one commit (the contract with orchestration).
+default_image_tag() { git -C "$(repo_root)" rev-parse --short=12 HEAD; }
+
+# Poll a command until it succeeds or `timeout` seconds pass: retry_until 60 curl -sf URL
+retry_until() {
+  local timeout=$1 start
+  shift
+  start=$(date +%s)
+  until "$@" >/dev/null 2>&1; do
+    (($(date +%s) - start >= timeout)) && return 1
+    sleep 2
+  done
+}

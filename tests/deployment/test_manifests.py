@@ -1,0 +1,188 @@
+"""The rendered overlays: schema-valid, restricted Pod Security, least-privilege RBAC, the contract
+with orchestration (names, secrets, volumes) and the serving/MLflow runtime settings."""
+
+import re
+from typing import Any
+
+import pytest
+
+from deployment.helpers import K8S, OVERLAYS, find, is_custom_resource
+from mlops_core.testing.kubernetes import describe, pod_spec_of, restricted_violations, validate_manifest
+
+K8S_VERSIONS = ("1.33", "1.37")  # a current minimum and the newest schemas bundled
+ALL = (*OVERLAYS, "base")
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+@pytest.mark.parametrize("overlay", ALL)
+def test_every_object_validates_against_the_kubernetes_schema(rendered, overlay: str, version: str) -> None:
+    errors = [
+        e for obj in rendered[overlay] if not is_custom_resource(obj) for e in validate_manifest(obj, version)
+    ]
+    assert errors == []
+
+
+@pytest.mark.parametrize("overlay", ALL)
+def test_every_pod_template_satisfies_restricted_pod_security(rendered, overlay: str) -> None:
+    specs = [(describe(o), pod_spec_of(o)) for o in rendered[overlay] if pod_spec_of(o) is not None]
+    assert {name for name, _ in specs} >= {"Deployment/mlops/mlflow", "Deployment/mlops/serving"}
+    violations = [f"{name}: {v}" for name, spec in specs for v in restricted_violations(spec)]
+    assert violations == []
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_everything_namespaced_lives_in_mlops(rendered, overlay: str) -> None:
+    cluster_scoped = {"Namespace", "PriorityClass", "PersistentVolume"}
+    stray = [describe(o) for o in rendered[overlay] if o["kind"] not in cluster_scoped and
+             o["metadata"].get("namespace") != "mlops"]  # fmt: skip
+    assert stray == []
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_namespace_enforces_restricted_pod_security(rendered, overlay: str) -> None:
+    labels = find(rendered[overlay], "Namespace", "mlops")["metadata"]["labels"]
+    for mode in ("enforce", "audit", "warn"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pod_launcher_role_grants_exactly_what_kubernetes_pod_operator_needs(rendered, overlay: str) -> None:
+    objects = rendered[overlay]
+    role = find(objects, "Role", "pod-launcher")
+    granted = {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    expected = {("", "pods", v) for v in ("create", "get", "list", "watch", "delete", "patch")}
+    expected |= {("", "pods/log", "get"), ("", "events", "list")}
+    assert granted == expected
+    assert not any("resourceNames" in rule or "nonResourceURLs" in rule for rule in role["rules"])
+    binding = find(objects, "RoleBinding", "airflow-worker-pod-launcher")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "pod-launcher",
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "airflow-worker", "namespace": "mlops"}]
+    # Nothing cluster-wide, and nobody else is bound to anything.
+    assert [o for o in objects if o["kind"] in {"ClusterRole", "ClusterRoleBinding"}] == []
+    assert [describe(o) for o in objects if o["kind"] == "RoleBinding"] == [describe(binding)]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_service_accounts_and_api_tokens(rendered, overlay: str) -> None:
+    objects = rendered[overlay]
+    accounts = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ServiceAccount"}
+    assert set(accounts) == {"airflow-worker", "mlops-workload", "mlflow", "serving"}
+    for name in ("mlops-workload", "mlflow", "serving"):
+        assert accounts[name].get("automountServiceAccountToken") is False, name
+    for name in ("mlflow", "serving"):
+        spec = pod_spec_of(find(objects, "Deployment", name))
+        assert spec["serviceAccountName"] == name
+        assert spec["automountServiceAccountToken"] is False
+
+
+def test_priority_classes_order_serving_above_training_above_batch(rendered) -> None:
+    classes = {o["metadata"]["name"]: o for o in rendered["kind"] if o["kind"] == "PriorityClass"}
+    assert set(classes) == {"mlops-serving", "mlops-training-high", "mlops-training", "mlops-batch"}
+    values = [
+        classes[n]["value"] for n in ("mlops-serving", "mlops-training-high", "mlops-training", "mlops-batch")
+    ]
+    assert values == sorted(values, reverse=True) and len(set(values)) == 4
+    assert not any(c.get("globalDefault") for c in classes.values())
+    assert classes["mlops-batch"]["preemptionPolicy"] == "Never"
+
+
+def _container(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return pod_spec_of(find(objects, "Deployment", name))["containers"][0]
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_mlflow_restricts_hosts_and_model_sources(rendered, overlay: str) -> None:
+    container = _container(rendered[overlay], "mlflow")
+    allowed = (
+        next(a for a in container["args"] if a.startswith("--allowed-hosts=")).split("=", 1)[1].split(",")
+    )
+    assert {"mlflow.mlops.svc:5000", "mlflow.mlops.svc", "mlflow:5000"} <= set(allowed)
+    assert "*" not in allowed
+    regex = _env(container)["MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX"]
+    assert re.compile(regex)
+    assert {"containerPort": 5000, "name": "http"} in container["ports"]
+    service = find(rendered[overlay], "Service", "mlflow")
+    assert service["spec"]["ports"][0]["port"] == 5000
+
+
+def test_mlflow_store_is_sqlite_on_kind_and_postgres_secret_on_cluster(rendered) -> None:
+    assert _env(_container(rendered["kind"], "mlflow"))["MLFLOW_BACKEND_STORE_URI"].startswith(
+        "sqlite:////mlflow/"
+    )
+    store = _env(_container(rendered["cluster"], "mlflow"))["MLFLOW_BACKEND_STORE_URI"]
+    assert store == {"secretKeyRef": {"name": "mlflow-backend", "key": "MLFLOW_BACKEND_STORE_URI"}}
+
+
+def test_mlflow_credentials_secret_kind_generates_a_dev_one_cluster_expects_an_external_one(rendered) -> None:
+    secret = find(rendered["kind"], "Secret", "mlflow-credentials")  # exact name: pods refer to it
+    assert set(secret["data"]) == {
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+    }
+    assert [o for o in rendered["cluster"] if o["kind"] == "Secret"] == []
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_serving_probes_drain_resources_and_disruption_budget(rendered, overlay: str) -> None:
+    objects = rendered[overlay]
+    deployment = find(objects, "Deployment", "serving")
+    spec = pod_spec_of(deployment)
+    container = spec["containers"][0]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["startupProbe"]["httpGet"]["path"] == "/readyz"
+    drain = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert 0 < drain < spec["terminationGracePeriodSeconds"]
+    assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+    assert "memory" in container["resources"]["limits"]
+    assert "nvidia.com/gpu" not in container["resources"]["limits"]
+    assert spec["priorityClassName"] == "mlops-serving"
+    assert {"secretRef": {"name": "mlflow-credentials"}} in container["envFrom"]
+    service = find(objects, "Service", "serving")
+    assert service["spec"]["ports"][0]["port"] == 8080
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    pdb = find(objects, "PodDisruptionBudget", "serving")
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert pdb["spec"]["minAvailable"] == 1
+
+
+def test_cluster_serving_survives_a_drain_and_kind_fits_a_laptop(rendered) -> None:
+    assert find(rendered["cluster"], "Deployment", "serving")["spec"]["replicas"] >= 2
+    assert find(rendered["kind"], "Deployment", "serving")["spec"]["replicas"] == 1
+
+
+def test_data_volume_is_shared_by_cpu_and_gpu_nodes(rendered) -> None:
+    for overlay in OVERLAYS:
+        pvc = find(rendered[overlay], "PersistentVolumeClaim", "mlops-data")
+        assert pvc["spec"]["accessModes"] == ["ReadWriteMany"], overlay
+    pv = find(rendered["kind"], "PersistentVolume", "mlops-data-kind")
+    assert pv["spec"]["hostPath"]["path"] == "/var/local/mlops-data"  # the kind extraMount
+    assert pv["spec"]["claimRef"] == {"namespace": "mlops", "name": "mlops-data"}
+    assert (
+        find(rendered["kind"], "PersistentVolumeClaim", "mlops-data")["spec"]["volumeName"]
+        == "mlops-data-kind"
+    )
+
+
+def test_overlays_include_the_spark_tick_features_component_once_it_exists() -> None:
+    component = K8S / "components" / "spark-tick-features"
+    if not (component / "kustomization.yaml").exists():
+        pytest.skip("k8s/components/spark-tick-features does not exist yet")
+    for overlay in OVERLAYS:
+        text = (K8S / "overlays" / overlay / "kustomization.yaml").read_text()
+        assert "../../components/spark-tick-features" in text, overlay

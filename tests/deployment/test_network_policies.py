@@ -1,0 +1,140 @@
+"""NetworkPolicies, evaluated: default deny, and exactly the flows the platform needs.
+
+A small evaluator applies the rendered policies the way the API defines them (a flow is allowed
+when an egress rule of the source AND an ingress rule of the destination both admit it; a pod no
+policy selects for a direction is open in that direction). It supports what our manifests use:
+podSelector/namespaceSelector with matchLabels, ports, and rules without `to`/`from`.
+"""
+
+from typing import Any
+
+import pytest
+
+from deployment.helpers import OVERLAYS
+
+NAMESPACE = "mlops"
+MLFLOW = {"app.kubernetes.io/name": "mlflow"}
+SERVING = {"app.kubernetes.io/name": "serving"}
+WORKLOAD = {"mlops.io/role": "workload"}
+AIRFLOW = {"tier": "airflow", "component": "worker"}
+AIRFLOW_API = {"tier": "airflow", "component": "api-server"}
+AIRFLOW_DB = {"app.kubernetes.io/name": "postgresql"}
+OTHER = {"app": "something-else"}
+KUBE_DNS = ("kube-system", {"k8s-app": "kube-dns"})
+OUTSIDE = ("<external>", {})  # an address outside the cluster (internet, the API server, a database)
+
+Endpoint = tuple[str, dict[str, str]]
+Policies = list[dict[str, Any]]
+
+
+def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    assert set(selector or {}) <= {"matchLabels"}, f"evaluator does not support {selector}"
+    return all(labels.get(k) == v for k, v in ((selector or {}).get("matchLabels") or {}).items())
+
+
+def peer_matches(peer: dict[str, Any], endpoint: Endpoint) -> bool:
+    namespace, labels = endpoint
+    if "ipBlock" in peer:
+        return namespace == "<external>"
+    if namespace == "<external>":
+        return False
+    if "namespaceSelector" in peer:
+        ns_labels = {"kubernetes.io/metadata.name": namespace}
+        return selects(peer["namespaceSelector"], ns_labels) and selects(peer.get("podSelector"), labels)
+    return namespace == NAMESPACE and selects(peer.get("podSelector"), labels)
+
+
+def rule_admits(rule: dict[str, Any], peers_key: str, peer: Endpoint, port: int, protocol: str) -> bool:
+    ports = rule.get("ports")
+    if ports and not any(p.get("port") == port and p.get("protocol", "TCP") == protocol for p in ports):
+        return False
+    peers = rule.get(peers_key)
+    return not peers or any(peer_matches(p, peer) for p in peers)
+
+
+def direction_allows(
+    policies: Policies, direction: str, subject: Endpoint, peer: Endpoint, port: int, protocol: str
+) -> bool:
+    namespace, labels = subject
+    if namespace != NAMESPACE:
+        return True  # other namespaces have no policies of ours
+    relevant = [p for p in policies if selects(p["spec"]["podSelector"], labels)]
+    relevant = [p for p in relevant if direction in p["spec"].get("policyTypes", ["Ingress"])]
+    if not relevant:
+        return True
+    key, peers_key = ("egress", "to") if direction == "Egress" else ("ingress", "from")
+    rules = [rule for policy in relevant for rule in policy["spec"].get(key, [])]
+    return any(rule_admits(rule, peers_key, peer, port, protocol) for rule in rules)
+
+
+def allowed(
+    policies: Policies, source: Endpoint, destination: Endpoint, port: int, protocol: str = "TCP"
+) -> bool:
+    return direction_allows(policies, "Egress", source, destination, port, protocol) and direction_allows(
+        policies, "Ingress", destination, source, port, protocol
+    )
+
+
+def ours(labels: dict[str, str]) -> Endpoint:
+    return (NAMESPACE, labels)
+
+
+FLOWS_ALLOWED = [
+    (ours(SERVING), ours(MLFLOW), 5000),
+    (ours(WORKLOAD), ours(MLFLOW), 5000),
+    (ours(AIRFLOW), ours(MLFLOW), 5000),
+    (ours(AIRFLOW), ours(AIRFLOW_API), 8080),  # execution API
+    (ours(AIRFLOW_API), ours(AIRFLOW), 8793),  # task logs from the worker
+    (ours(AIRFLOW), ours(AIRFLOW_DB), 5432),
+    (ours(AIRFLOW), OUTSIDE, 443),  # Kubernetes API: launch pods
+    (OUTSIDE, ours(SERVING), 8080),  # prediction clients
+    (("client-apps", OTHER), ours(SERVING), 8080),  # another namespace
+    (OUTSIDE, ours(AIRFLOW_API), 8080),  # UI / REST API
+]
+FLOWS_DENIED = [
+    (ours(WORKLOAD), OUTSIDE, 443),  # training pods cannot exfiltrate or download
+    (ours(WORKLOAD), ours(SERVING), 8080),
+    (ours(WORKLOAD), ours(AIRFLOW_DB), 5432),
+    (ours(SERVING), OUTSIDE, 443),
+    (ours(SERVING), ours(AIRFLOW_DB), 5432),
+    (ours(MLFLOW), OUTSIDE, 443),
+    (ours(OTHER), ours(MLFLOW), 5000),  # unknown pods cannot reach the registry
+    (OUTSIDE, ours(MLFLOW), 5000),
+    (ours(SERVING), ours(MLFLOW), 22),  # only the service port
+    (ours(OTHER), OUTSIDE, 443),  # default deny for anything new
+    (ours(AIRFLOW_DB), OUTSIDE, 443),
+]
+
+
+@pytest.fixture(params=OVERLAYS)
+def policies(request, rendered) -> list[dict[str, Any]]:
+    return [o for o in rendered[request.param] if o["kind"] == "NetworkPolicy"]
+
+
+def test_default_deny_covers_every_pod_in_both_directions(policies) -> None:
+    deny = [p for p in policies if p["metadata"]["name"] == "default-deny"]
+    assert len(deny) == 1
+    assert deny[0]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+@pytest.mark.parametrize(("source", "destination", "port"), FLOWS_ALLOWED)
+def test_platform_flows_are_allowed(policies, source: Endpoint, destination: Endpoint, port: int) -> None:
+    assert allowed(policies, source, destination, port)
+
+
+@pytest.mark.parametrize(("source", "destination", "port"), FLOWS_DENIED)
+def test_other_flows_are_denied(policies, source: Endpoint, destination: Endpoint, port: int) -> None:
+    assert not allowed(policies, source, destination, port)
+
+
+@pytest.mark.parametrize("labels", [MLFLOW, SERVING, WORKLOAD, AIRFLOW, AIRFLOW_DB, OTHER])
+def test_every_pod_resolves_names(policies, labels: dict[str, str]) -> None:
+    assert allowed(policies, ours(labels), KUBE_DNS, 53, "UDP")
+    assert allowed(policies, ours(labels), KUBE_DNS, 53, "TCP")
+    assert not allowed(policies, ours(labels), ("kube-system", {"k8s-app": "other"}), 53, "UDP")
+
+
+def test_only_the_cluster_overlay_lets_mlflow_reach_its_database(rendered) -> None:
+    by_overlay = {o: [p for p in rendered[o] if p["kind"] == "NetworkPolicy"] for o in OVERLAYS}
+    assert allowed(by_overlay["cluster"], ours(MLFLOW), OUTSIDE, 5432)
+    assert not allowed(by_overlay["kind"], ours(MLFLOW), OUTSIDE, 5432)
