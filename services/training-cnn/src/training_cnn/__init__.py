@@ -1,0 +1,1 @@
+"""CNN training workloads: MNIST and CIFAR-10."""
