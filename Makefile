@@ -28,6 +28,9 @@ export MLOPS_DATA_ROOT := $(DATA_ROOT)
 help:  ## list targets
 	@grep -E '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 24
 
+# Fragments owned by one area each (deployment, benchmarks, ...).
+-include mk/*.mk
+
 # --- environments ---------------------------------------------------------------------------
 .PHONY: uv
 uv:

@@ -64,7 +64,9 @@ def register(workload: WorkloadOpt, run_key: RunKeyOpt, tracking_uri: TrackingUr
 @app.command("promote")
 def promote_cmd(
     workload: WorkloadOpt,
-    version: Annotated[str, typer.Option(help=f"Version number, or '{CHALLENGER}' for the current challenger.")],
+    version: Annotated[
+        str, typer.Option(help=f"Version number, or '{CHALLENGER}' for the current challenger.")
+    ],
     by: Annotated[str, typer.Option("--by", help="Who approves the promotion.")],
     reason: Annotated[str, typer.Option(help="Why this version becomes champion.")],
     tracking_uri: TrackingUriOpt = None,

@@ -115,7 +115,11 @@ def decide(
     sign = 1.0 if t.greater_is_better else -1.0
     required = baseline + sign * abs(baseline) * t.min_improvement
     common = dict(
-        thresholds=t, candidate=candidate, baseline=baseline, champion=champion, champion_version=champion_version
+        thresholds=t,
+        candidate=candidate,
+        baseline=baseline,
+        champion=champion,
+        champion_version=champion_version,
     )
     beats_baseline = _better(candidate, baseline, t.greater_is_better) and not _better(
         required, candidate, t.greater_is_better

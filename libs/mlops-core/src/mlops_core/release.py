@@ -17,7 +17,7 @@ from mlops_core.gate import (
 )
 from mlops_core.logs import get_logger
 from mlops_core.naming import Tag, TrackingNames
-from mlops_core.registry import register_challenger, resolve_champion
+from mlops_core.registry import register_challenger, resolve_champion, version_for_run
 
 log = get_logger(__name__)
 
@@ -32,14 +32,18 @@ class GateInputs:
     champion_version: str | None = None
 
 
-def record_gate_inputs(client: MlflowClient, run_id: str, thresholds: GateThresholds, inputs: GateInputs) -> None:
+def record_gate_inputs(
+    client: MlflowClient, run_id: str, thresholds: GateThresholds, inputs: GateInputs
+) -> None:
     metric = thresholds.metric
     metrics = {candidate_metric(metric): inputs.candidate, baseline_metric(metric): inputs.baseline}
     if inputs.champion is not None:
         metrics[champion_metric(metric)] = inputs.champion
+    logged = client.get_run(run_id).data
     for key, value in metrics.items():
-        client.log_metric(run_id, key, value)
-    existing = client.get_run(run_id).data.params
+        if logged.metrics.get(key) != value:
+            client.log_metric(run_id, key, value)
+    existing = logged.params
     for key, value in thresholds.as_params().items():
         if key not in existing:
             client.log_param(run_id, key, value)
@@ -64,7 +68,9 @@ def evaluate_gate(client: MlflowClient, names: TrackingNames, run_id: str) -> Ga
     )
     current = resolve_champion(client, names.registered_model)
     current_version = current.version if current else "none"
-    if decision.passed and current_version != evaluated:
+    # A run already registered keeps its verdict: the champion may since be this very version.
+    registered = version_for_run(client, names.registered_model, run_id) is not None
+    if decision.passed and current_version != evaluated and not registered:
         decision = decision.model_copy(
             update={
                 "verdict": GateVerdict.STALE_CHAMPION,

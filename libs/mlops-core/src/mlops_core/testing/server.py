@@ -70,7 +70,9 @@ class MlflowServer:
             except OSError:
                 time.sleep(0.3)
         self.__exit__(None, None, None)
-        raise TimeoutError(f"mlflow server not healthy after {self._timeout}s; see {self.root / 'server.log'}")
+        raise TimeoutError(
+            f"mlflow server not healthy after {self._timeout}s; see {self.root / 'server.log'}"
+        )
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

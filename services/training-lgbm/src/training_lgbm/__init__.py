@@ -1,0 +1,1 @@
+"""LightGBM training workloads (power forecasting, tick direction)."""

@@ -1,0 +1,19 @@
+"""`train-lgbm`: one container entrypoint. `train-lgbm <workload>` trains; `validate`/`generate` help."""
+
+import typer
+
+from training_lgbm.power import cli as power_cli
+
+app = typer.Typer(help="LightGBM training workloads.", no_args_is_help=True)
+validate_app = typer.Typer(
+    help="Validate a workload's input data (exit 3 when malformed).", no_args_is_help=True
+)
+generate_app = typer.Typer(
+    help="Write sample data in the workload's real input format.", no_args_is_help=True
+)
+app.add_typer(validate_app, name="validate")
+app.add_typer(generate_app, name="generate")
+
+app.command("power")(power_cli.train)
+validate_app.command("power")(power_cli.validate)
+generate_app.command("power")(power_cli.generate)

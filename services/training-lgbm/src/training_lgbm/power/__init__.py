@@ -1,0 +1,1 @@
+"""Household power forecasting: UCI loader, hourly features, LightGBM, seasonal-naive baseline."""
