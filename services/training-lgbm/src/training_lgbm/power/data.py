@@ -113,7 +113,7 @@ def _read_table(good: list[bytes]) -> pd.DataFrame:
         return pd.read_csv(
             io.BytesIO(b"\n".join(good)),
             dtype={**text_columns, **dict.fromkeys(schema.MEASUREMENT_COLUMNS, "float64")},
-            na_values=dict.fromkeys(schema.MEASUREMENT_COLUMNS, [schema.MISSING, ""]),
+            na_values={column: [schema.MISSING, ""] for column in schema.MEASUREMENT_COLUMNS},
             **options,
         )
     except ValueError:
