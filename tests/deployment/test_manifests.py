@@ -135,6 +135,8 @@ def test_mlflow_credentials_secret_kind_generates_a_dev_one_cluster_expects_an_e
         "MLFLOW_TRACKING_PASSWORD",
     }
     assert [o for o in rendered["cluster"] if o["kind"] == "Secret"] == []
+    flask_key = _env(_container(rendered["kind"], "mlflow"))["MLFLOW_FLASK_SERVER_SECRET_KEY"]["secretKeyRef"]
+    assert find(rendered["kind"], "Secret", flask_key["name"])["data"][flask_key["key"]]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
