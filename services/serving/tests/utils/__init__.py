@@ -1,0 +1,1 @@
+"""Test helpers: an in-process uvicorn server on a free port, and waiting for conditions."""
