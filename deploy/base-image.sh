@@ -6,6 +6,7 @@
 # Usage: deploy/base-image.sh [IMAGE]   (default mlops/base:bookworm-py311)
 # Env:   DEBIAN_MIRROR (default http://deb.debian.org/debian), DEBIAN_SUITE (default bookworm)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 IMAGE=${1:-${BASE_IMAGE_LOCAL:-mlops/base:bookworm-py311}}

@@ -18,6 +18,7 @@
 # The build context is the repository's tracked and unignored files (no .venv, .data, caches), so
 # builds are reproducible and small whatever lies in the work tree.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT=$(repo_root)
@@ -59,6 +60,16 @@ mkdir -p "$context/tree/build/wheels"
 git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
   [[ -e $f ]] && printf '%s\0' "$f"
 done | tar --null -T - -cf - | tar -C "$context/tree" -xf -
+# Airflow's pip install follows the versions the orchestration venv resolved (Airflow's own advice:
+# install with constraints); without them pip backtracks for a long time on Airflow's pins.
+mkdir -p "$context/tree/build/constraints"
+airflow_python=${AIRFLOW_VENV:-orchestration/.venv}/bin/python
+if [[ -x $airflow_python ]]; then
+  ${UV:-python3.11 -m uv} pip freeze --python "$airflow_python" --exclude-editable >"$context/tree/build/constraints/airflow.txt"
+else
+  log "no $airflow_python: building the Airflow image without constraints (slow resolution)"
+  : >"$context/tree/build/constraints/airflow.txt"
+fi
 if [[ -n $WHEELS_DIR && -d $WHEELS_DIR ]]; then
   find "$WHEELS_DIR" -maxdepth 1 -name '*.whl' -exec cp {} "$context/tree/build/wheels/" \;
 fi

@@ -4,6 +4,7 @@
 # Exit 0 when `docker info` works; exit 3 with the reason when no engine can run here, so callers
 # (make e2e-docker, .ci/run) can tell "cannot run" from a failure.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 STATE_DIR=${DOCKERD_STATE_DIR:-/var/run/mlops-dockerd}

@@ -48,14 +48,18 @@ def schedulable(pool: dict[str, Any], node: dict[str, Any]) -> bool:
     return selected and all(any(tolerates(t, taint) for t in tolerations) for taint in taints(node))
 
 
-def catalog_pools(node: Any) -> list[dict[str, Any]]:
-    """Every mapping in the catalog that carries a nodeSelector (a node pool or a workload's own)."""
-    if isinstance(node, dict):
-        found = [node] if isinstance(node.get("nodeSelector"), dict) else []
-        return found + [p for value in node.values() for p in catalog_pools(value)]
-    if isinstance(node, list):
-        return [p for item in node for p in catalog_pools(item)]
-    return []
+def catalog() -> dict[str, Any]:
+    if not CATALOG.exists():
+        pytest.skip(f"{CATALOG.relative_to(REPO)} does not exist yet")
+    return yaml.safe_load(Path(CATALOG).read_text())
+
+
+def catalog_pools() -> dict[str, dict[str, Any]]:
+    """The catalog's node pools as scheduling rules (its snake_case keys, Kubernetes' camelCase)."""
+    return {
+        name: {"nodeSelector": pool["node_selector"], "tolerations": pool.get("tolerations") or []}
+        for name, pool in catalog()["node_pools"].items()
+    }
 
 
 def test_one_control_plane_and_one_worker_per_pool() -> None:
@@ -88,13 +92,18 @@ def test_both_workers_share_the_data_root_at_the_path_of_the_kind_volume() -> No
     assert len({m["hostPath"] for n in workers().values() for m in n["extraMounts"]}) == 1
 
 
-def test_every_catalog_node_pool_schedules_on_exactly_one_kind_worker() -> None:
-    if not CATALOG.exists():
-        pytest.skip(f"{CATALOG.relative_to(REPO)} does not exist yet")
-    pools = catalog_pools(yaml.safe_load(Path(CATALOG).read_text()))
-    assert pools, "the catalog declares no nodeSelector anywhere"
-    for pool in pools:
-        matches = [name for name, node in workers().items() if schedulable(pool, node)]
-        assert len(matches) == 1, f"catalog pool {pool} schedules on kind workers {matches}"
-    used = {p["nodeSelector"].get(POOL_LABEL) for p in pools}
-    assert used <= set(workers()), f"catalog uses pools kind lacks: {used - set(workers())}"
+def test_every_catalog_node_pool_schedules_on_exactly_its_kind_worker() -> None:
+    pools = catalog_pools()
+    assert set(pools) == set(workers()), "catalog node pools and kind workers differ"
+    for name, pool in pools.items():
+        matches = [worker for worker, node in workers().items() if schedulable(pool, node)]
+        assert matches == [name], f"catalog pool {name} schedules on kind workers {matches}"
+
+
+def test_catalog_workloads_use_known_pools_and_priority_classes(rendered) -> None:
+    ours = {o["metadata"]["name"] for o in rendered["kind"] if o["kind"] == "PriorityClass"}
+    workloads = catalog()["workloads"]
+    for workload in workloads:
+        assert workload["node_pool"] in catalog_pools(), workload["dag_id"]
+        if "priority_class" in workload:
+            assert workload["priority_class"] in ours, workload["dag_id"]

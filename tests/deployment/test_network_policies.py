@@ -3,7 +3,7 @@
 A small evaluator applies the rendered policies the way the API defines them (a flow is allowed
 when an egress rule of the source AND an ingress rule of the destination both admit it; a pod no
 policy selects for a direction is open in that direction). It supports what our manifests use:
-podSelector/namespaceSelector with matchLabels, ports, and rules without `to`/`from`.
+podSelector/namespaceSelector with matchLabels and Exists expressions, ports, and rules without `to`/`from`.
 """
 
 from typing import Any
@@ -15,7 +15,7 @@ from deployment.helpers import OVERLAYS
 NAMESPACE = "mlops"
 MLFLOW = {"app.kubernetes.io/name": "mlflow"}
 SERVING = {"app.kubernetes.io/name": "serving"}
-WORKLOAD = {"mlops.io/role": "workload"}
+WORKLOAD = {"mlops.io/service": "training-lgbm", "app.kubernetes.io/part-of": "mlops"}  # launcher labels
 AIRFLOW = {"tier": "airflow", "component": "worker"}
 AIRFLOW_API = {"tier": "airflow", "component": "api-server"}
 AIRFLOW_DB = {"app.kubernetes.io/name": "postgresql"}
@@ -28,8 +28,15 @@ Policies = list[dict[str, Any]]
 
 
 def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
-    assert set(selector or {}) <= {"matchLabels"}, f"evaluator does not support {selector}"
-    return all(labels.get(k) == v for k, v in ((selector or {}).get("matchLabels") or {}).items())
+    selector = selector or {}
+    assert set(selector) <= {"matchLabels", "matchExpressions"}, f"evaluator does not support {selector}"
+    for expression in selector.get("matchExpressions") or []:
+        assert expression["operator"] in {"Exists", "DoesNotExist"}, (
+            f"evaluator does not support {expression}"
+        )
+        if (expression["key"] in labels) != (expression["operator"] == "Exists"):
+            return False
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
 
 
 def peer_matches(peer: dict[str, Any], endpoint: Endpoint) -> bool:

@@ -1,0 +1,122 @@
+"""Drive a deployed Airflow 3 through its REST API (stdlib only): create the catalog's pools,
+trigger DAGs and wait for their runs. Used by deploy/deploy.sh and deploy/e2e-kind.sh.
+
+  python3 deploy/airflow_api.py --url http://127.0.0.1:18081 pools orchestration/dags/catalog.yaml
+  python3 deploy/airflow_api.py --url ... run --match train --timeout 5400
+Credentials: AIRFLOW_USERNAME / AIRFLOW_PASSWORD (default admin/admin, the kind dev user).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FINISHED = {"success", "failed"}
+
+
+class AirflowApi:
+    def __init__(self, url: str, username: str, password: str) -> None:
+        self.url = url.rstrip("/")
+        token = self._call("POST", "/auth/token", {"username": username, "password": password}, auth=False)
+        self.token = token["access_token"]
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None, auth: bool = True) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if auth:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.url}{path}", data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            raise RuntimeError(f"{method} {path}: HTTP {error.code}: {error.read()[:500]!r}") from error
+
+    def get(self, path: str) -> Any:
+        return self._call("GET", path)
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        return self._call("POST", path, body)
+
+    def patch(self, path: str, body: dict[str, Any]) -> Any:
+        return self._call("PATCH", path, body)
+
+
+def catalog_pools(catalog: Path) -> list[dict[str, Any]]:
+    """Pools from the catalog's top-level `pools` (a list of {name, slots, description} or a
+    mapping name -> slots | {slots, description})."""
+    raw = (yaml.safe_load(catalog.read_text()) or {}).get("pools") or []
+    if isinstance(raw, dict):
+        raw = [{"name": k, **(v if isinstance(v, dict) else {"slots": v})} for k, v in raw.items()]
+    return [
+        {"name": p["name"], "slots": int(p["slots"]), "description": p.get("description", "")} for p in raw
+    ]
+
+
+def upsert_pools(api: AirflowApi, pools: list[dict[str, Any]]) -> None:
+    existing = {p["name"] for p in api.get("/api/v2/pools?limit=1000")["pools"]}
+    for pool in pools:
+        if pool["name"] in existing:
+            api.patch(
+                f"/api/v2/pools/{pool['name']}", {"slots": pool["slots"], "description": pool["description"]}
+            )
+        else:
+            api.post("/api/v2/pools", {**pool, "include_deferred": False})
+        print(f"pool {pool['name']}: {pool['slots']} slots")
+
+
+def run_dags(api: AirflowApi, match: str, timeout: float) -> None:
+    dags = [d["dag_id"] for d in api.get("/api/v2/dags?limit=1000")["dags"] if match in d["dag_id"]]
+    if not dags:
+        raise SystemExit(f"no DAG id contains {match!r}")
+    runs = {}
+    for dag_id in dags:
+        api.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        run = api.post(f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": {}})
+        runs[dag_id] = run["dag_run_id"]
+        print(f"triggered {dag_id}: {run['dag_run_id']}", flush=True)
+    deadline = time.monotonic() + timeout
+    states: dict[str, str] = {}
+    while time.monotonic() < deadline and len(states) < len(runs):
+        for dag_id, run_id in runs.items():
+            if dag_id not in states:
+                state = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
+                if state in FINISHED:
+                    states[dag_id] = state
+                    print(f"{dag_id}: {state}", flush=True)
+        time.sleep(10)
+    unfinished = sorted(set(runs) - set(states))
+    failed = sorted(d for d, s in states.items() if s != "success")
+    if unfinished or failed:
+        raise SystemExit(f"DAG runs failed: {failed}; still running after {timeout:.0f}s: {unfinished}")
+    print(f"all {len(runs)} DAG runs succeeded")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True)
+    commands = parser.add_subparsers(dest="command", required=True)
+    pools = commands.add_parser("pools", help="create or update the catalog's pools")
+    pools.add_argument("catalog", type=Path)
+    run = commands.add_parser("run", help="unpause, trigger and wait for matching DAGs")
+    run.add_argument("--match", default="train", help="substring of the DAG ids to run")
+    run.add_argument("--timeout", type=float, default=5400)
+    args = parser.parse_args()
+    api = AirflowApi(
+        args.url, os.environ.get("AIRFLOW_USERNAME", "admin"), os.environ.get("AIRFLOW_PASSWORD", "admin")
+    )
+    if args.command == "pools":
+        upsert_pools(api, catalog_pools(args.catalog))
+    else:
+        run_dags(api, args.match, args.timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+# Deployment: images, Docker end to end, kind cluster (owner: deployment). Included by the Makefile.
+IMAGE_PREFIX ?= mlops/
+IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD)
+BASE_IMAGE_LOCAL ?= mlops/base:bookworm-py311
+OVERLAY ?= kind
+export IMAGE_PREFIX IMAGE_TAG BASE_IMAGE_LOCAL
+
+.PHONY: docker-engine base-image images e2e-docker kind-up deploy e2e-kind kind-down test-deployment
+
+docker-engine:  ## start a Docker engine if none answers (installs Debian's docker.io when missing)
+	deploy/docker-engine.sh
+
+base-image: docker-engine  ## local Debian bookworm + python3.11 base image, no registry needed (debootstrap)
+	deploy/base-image.sh $(BASE_IMAGE_LOCAL)
+
+# LOCAL_BASE=1 builds on the local base (no registry); BASE_IMAGE=... / AIRFLOW_IMAGE=... override;
+# IMAGES="serving mlflow" builds a subset; CNN_VARIANT=cuda builds the CUDA training-cnn image.
+images: docker-engine  ## build every image, tagged $(IMAGE_TAG) (LOCAL_BASE=1 without a registry)
+	deploy/build-images.sh $(IMAGES)
+
+e2e-docker: $(PLATFORM_VENV)/.stamp $(AIRFLOW_VENV)/.stamp  ## images + MLflow + every training DAG in docker mode + promote + serving over HTTP
+	deploy/e2e-docker.sh
+
+kind-up:  ## create the kind cluster (k8s/kind/cluster.yaml); not possible in this workplace
+	deploy/kind-up.sh
+
+deploy:  ## load images into kind, apply k8s/overlays/$(OVERLAY), install the Airflow chart
+	deploy/deploy.sh
+
+e2e-kind: $(PLATFORM_VENV)/.stamp  ## trigger every training DAG via the Airflow REST API, promote, check serving
+	deploy/e2e-kind.sh
+
+kind-down:  ## delete the kind cluster
+	kind delete cluster --name $${KIND_CLUSTER:-mlops}
+
+test-deployment: $(PLATFORM_VENV)/.stamp  ## static deployment checks (kustomize, schemas, Pod Security, RBAC, kind, Helm values)
+	$(PLATFORM_VENV)/bin/pytest -q tests/deployment
