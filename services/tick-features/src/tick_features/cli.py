@@ -132,6 +132,7 @@ def rollup(
     """Roll raw ticks up into 1-minute bars with features; rewrites exactly the dates in the range."""
     from tick_features.rollup import run_rollup
     from tick_features.session import resolve_session_spec, start_session
+    from tick_features.validation import validate_range
 
     paths = _paths(
         data_root, raw=raw_dir, features=features_dir, quarantine=quarantine_dir, manifests=manifest_dir
@@ -145,12 +146,14 @@ def rollup(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(int(ExitCode.USAGE)) from exc
-    spark = start_session(spec)
     try:
-        summary = run_rollup(spark, paths, first, last)
+        validate_range(paths.raw, first, last)  # fail fast, before a JVM starts
+        spark = start_session(spec)
+        try:
+            summary = run_rollup(spark, paths, first, last)
+        finally:
+            spark.stop()
     except MlopsError as exc:
         raise _fail(exc) from exc
-    finally:
-        spark.stop()
     log.info("rollup finished", **json.loads(summary.model_dump_json()))
     typer.echo(summary.model_dump_json())

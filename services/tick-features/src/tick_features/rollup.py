@@ -16,11 +16,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from mlops_core.errors import DataValidationError, MlopsError
+from mlops_core.errors import MlopsError
 from mlops_core.logs import get_logger
 from mlops_core.run_context import collect_run_context
 from tick_features.bars import minute_bars, with_features
-from tick_features.layout import TickPaths, date_range, partition_dir
+from tick_features.layout import TickPaths, partition_dir
 from tick_features.manifest import PartitionManifest, RawFileEntry, write_manifest
 from tick_features.quality import ARRIVAL, arrival_file_rank, arrival_order, arrival_row, classify
 from tick_features.schema import (
@@ -29,7 +29,7 @@ from tick_features.schema import (
     PARTITION_COLUMN,
     RAW_COLUMNS,
 )
-from tick_features.validation import RawPartitions, validate_raw
+from tick_features.validation import RawPartitions, validate_range
 
 log = get_logger(__name__)
 DISTRIBUTION = "tick-features"
@@ -182,10 +182,7 @@ def run_rollup(spark: SparkSession, paths: TickPaths, start: date, end: date) ->
     began = time.perf_counter()
     for key, value in REQUIRED_SQL_CONF.items():
         spark.conf.set(key, value)
-    requested = date_range(start, end)
-    raw = validate_raw(paths.raw, requested)
-    if not raw.files:
-        raise DataValidationError(f"{paths.raw}: no raw tick partitions for {start}..{end}")
+    raw = validate_range(paths.raw, start, end)
     if raw.missing_dates:
         log.warning("dates without raw ticks are skipped", dates=[d.isoformat() for d in raw.missing_dates])
     dates = raw.dates

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlops_core.errors import DataValidationError
-from tick_features.layout import partition_dir
+from tick_features.layout import date_range, partition_dir
 from tick_features.schema import RAW_SCHEMA, UTC_NAMES
 
 
@@ -82,3 +82,13 @@ def validate_raw(raw_dir: Path, dates: list[date]) -> RawPartitions:
             raise DataValidationError(f"{folder}: partition folder holds no .parquet files")
         files.extend(RawFile(day, path, check_file_schema(path)) for path in parquet_files)
     return RawPartitions(files, missing)
+
+
+def validate_range(raw_dir: Path, start: date, end: date) -> RawPartitions:
+    """`validate_raw` over start..end, failing when not one date of the range has raw ticks."""
+    found = validate_raw(raw_dir, date_range(start, end))
+    if not found.files:
+        raise DataValidationError(
+            f"{raw_dir}: no raw tick partitions (date=YYYY-MM-DD folders) for {start}..{end}"
+        )
+    return found

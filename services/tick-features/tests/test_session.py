@@ -1,0 +1,58 @@
+import pytest
+
+from tick_features.session import DEFAULT_MASTER, JOB_DEFAULTS, parse_conf_pairs, resolve_session_spec
+
+
+def test_defaults_to_local_master_with_job_settings() -> None:
+    spec = resolve_session_spec(None, [], environ={})
+    assert spec.master == DEFAULT_MASTER
+    assert spec.conf["spark.sql.session.timeZone"] == "UTC"
+    assert spec.conf["spark.sql.sources.partitionOverwriteMode"] == "dynamic"
+
+
+def test_command_line_beats_environment_beats_defaults() -> None:
+    env = {
+        "SPARK_MASTER": "k8s://https://kubernetes.default.svc:443",
+        "SPARK_DRIVER_MEMORY": "3g",
+        "SPARK_CONF_IMAGE": "spark.kubernetes.container.image=registry.local/tick-features:abc",
+        "SPARK_CONF_PARTITIONS": "spark.sql.shuffle.partitions=64",
+    }
+    spec = resolve_session_spec(None, ["spark.sql.shuffle.partitions=16"], environ=env)
+    assert spec.master == "k8s://https://kubernetes.default.svc:443"
+    assert spec.conf["spark.driver.memory"] == "3g"
+    assert spec.conf["spark.kubernetes.container.image"] == "registry.local/tick-features:abc"
+    assert spec.conf["spark.sql.shuffle.partitions"] == "16"
+    assert resolve_session_spec("local[1]", [], environ=env).master == "local[1]"
+
+
+def test_spark_master_given_as_conf_is_used() -> None:
+    spec = resolve_session_spec(None, ["spark.master=k8s://https://api:6443"], environ={})
+    assert spec.master == "k8s://https://api:6443"
+    assert "spark.master" not in spec.conf
+
+
+def test_under_spark_submit_the_master_is_left_to_spark_submit() -> None:
+    assert resolve_session_spec(None, [], environ={"PYSPARK_GATEWAY_PORT": "40000"}).master is None
+
+
+def test_conf_values_may_contain_equals_signs() -> None:
+    assert parse_conf_pairs(["spark.driver.extraJavaOptions=-Da=b"]) == {
+        "spark.driver.extraJavaOptions": "-Da=b"
+    }
+
+
+@pytest.mark.parametrize("bad", ["no-equals", "=value"])
+def test_malformed_conf_pairs_are_rejected(bad: str) -> None:
+    with pytest.raises(ValueError, match="key=value"):
+        parse_conf_pairs([bad])
+
+
+def test_malformed_env_conf_names_the_variable() -> None:
+    with pytest.raises(ValueError, match="SPARK_CONF_BROKEN"):
+        resolve_session_spec(None, [], environ={"SPARK_CONF_BROKEN": "oops"})
+
+
+def test_job_defaults_are_not_mutated() -> None:
+    before = dict(JOB_DEFAULTS)
+    resolve_session_spec(None, ["spark.sql.shuffle.partitions=1"], environ={})
+    assert before == JOB_DEFAULTS
