@@ -48,7 +48,7 @@ services/%/.venv/.stamp: services/%/pyproject.toml libs/mlops-core/pyproject.tom
 
 $(AIRFLOW_VENV)/.stamp: orchestration/pyproject.toml | uv
 	$(UV) venv --quiet --allow-existing -p $(PYTHON) $(AIRFLOW_VENV)
-	$(UV) pip install --python $(AIRFLOW_VENV)/bin/python --quiet -e "orchestration[test]"
+	$(UV) pip install --python $(AIRFLOW_VENV)/bin/python --quiet -e "orchestration[test]" -e "libs/mlops-core[k8s]"
 	touch $@
 
 SERVICE_VENVS := $(foreach s,$(SERVICES),$(if $(wildcard services/$(s)/pyproject.toml),services/$(s)/.venv/.stamp))

@@ -1,0 +1,1 @@
+"""Workload catalog, DAG factory and launchers (local, docker, kubernetes) built from one task spec."""

@@ -1,0 +1,32 @@
+"""Launch modes and the environment variables that configure them."""
+
+from enum import StrEnum
+
+
+class LaunchMode(StrEnum):
+    LOCAL = "local"
+    DOCKER = "docker"
+    KUBERNETES = "kubernetes"
+
+
+# Read from the environment so DAG parsing never touches the metadata DB. Airflow's own
+# environment-backed variables (AIRFLOW_VAR_<NAME>) are honoured as a second source.
+ENV_LAUNCH_MODE = "MLOPS_LAUNCH_MODE"
+ENV_IMAGE_PREFIX = "MLOPS_IMAGE_PREFIX"
+ENV_IMAGE_TAG = "MLOPS_IMAGE_TAG"
+ENV_DATA_ROOT = "MLOPS_DATA_ROOT"
+ENV_REPO_ROOT = "MLOPS_REPO_ROOT"
+ENV_K8S_NAMESPACE = "MLOPS_K8S_NAMESPACE"
+ENV_K8S_GPU = "MLOPS_K8S_GPU"
+ENV_DOCKER_GPU = "MLOPS_DOCKER_GPU"
+ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
+
+# Names shared with the k8s manifests.
+WORKLOAD_SERVICE_ACCOUNT = "mlops-workload"
+MLFLOW_SECRET = "mlflow-credentials"
+DATA_PVC = "mlops-data"
+CONTAINER_DATA_ROOT = "/data"
+GPU_RESOURCE = "nvidia.com/gpu"
+
+# Exit codes of the workload CLIs (mlops_core.exit_codes) that mean "gate refused", not "failed".
+GATE_REFUSED_EXIT_CODES = (10, 11, 12)

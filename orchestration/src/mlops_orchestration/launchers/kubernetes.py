@@ -1,0 +1,94 @@
+"""`kubernetes`: KubernetesPodOperator pods, restricted Pod Security, on the catalog's node pools."""
+
+from typing import Any
+
+from mlops_orchestration.constants import (
+    CONTAINER_DATA_ROOT,
+    DATA_PVC,
+    ENV_DATA_ROOT,
+    GPU_RESOURCE,
+    MLFLOW_SECRET,
+    WORKLOAD_SERVICE_ACCOUNT,
+)
+from mlops_orchestration.settings import LaunchSettings
+from mlops_orchestration.spec import TaskSpec, operator_overrides
+
+# The uid/gid every workload image runs as (see services/*/Dockerfile).
+WORKLOAD_UID = 10001
+
+
+def pod_settings(spec: TaskSpec, settings: LaunchSettings) -> dict[str, Any]:
+    """Everything KubernetesPodOperator needs to build the pod, as plain data plus k8s models."""
+    from kubernetes.client import models as k8s
+
+    argv = spec.rendered_argv(CONTAINER_DATA_ROOT)
+    requests = {"cpu": spec.resources.cpu, "memory": spec.resources.memory}
+    limits = {"memory": spec.resources.memory}
+    if spec.resources.gpu and settings.k8s_gpu:
+        limits[GPU_RESOURCE] = str(spec.resources.gpu)
+    env = {
+        **spec.env,
+        ENV_DATA_ROOT: CONTAINER_DATA_ROOT,
+        "MLOPS_IMAGE": settings.image(spec.service),
+        "HOME": "/tmp",
+    }
+    return {
+        "namespace": settings.k8s_namespace,
+        "image": settings.image(spec.service),
+        "cmds": [argv[0]],
+        "arguments": argv[1:],
+        "env_vars": env,
+        # MLFLOW_TRACKING_URI and credentials come from the Secret, never from the DAG.
+        "env_from": [k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=MLFLOW_SECRET))],
+        "container_resources": k8s.V1ResourceRequirements(requests=requests, limits=limits),
+        "node_selector": dict(spec.node_pool.node_selector),
+        "tolerations": [
+            k8s.V1Toleration(key=t.key, operator=t.operator, value=t.value, effect=t.effect)
+            for t in spec.node_pool.tolerations
+        ],
+        "labels": {"app.kubernetes.io/part-of": "mlops", "mlops.io/service": spec.service},
+        "service_account_name": WORKLOAD_SERVICE_ACCOUNT,
+        "automount_service_account_token": False,
+        "priority_class_name": spec.priority_class,
+        "security_context": k8s.V1PodSecurityContext(
+            run_as_non_root=True,
+            run_as_user=WORKLOAD_UID,
+            run_as_group=WORKLOAD_UID,
+            fs_group=WORKLOAD_UID,
+            seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
+        ),
+        "container_security_context": k8s.V1SecurityContext(
+            allow_privilege_escalation=False,
+            capabilities=k8s.V1Capabilities(drop=["ALL"]),
+            run_as_non_root=True,
+            read_only_root_filesystem=True,
+            seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
+        ),
+        "volumes": [
+            k8s.V1Volume(
+                name="data",
+                persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(claim_name=DATA_PVC),
+            ),
+            k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource()),
+        ],
+        "volume_mounts": [
+            k8s.V1VolumeMount(name="data", mount_path=CONTAINER_DATA_ROOT),
+            k8s.V1VolumeMount(name="tmp", mount_path="/tmp"),
+        ],
+        "on_finish_action": "delete_pod",
+        "reattach_on_restart": True,
+        "get_logs": True,
+        "skip_on_exit_code": list(spec.skip_on_exit_codes) or None,
+    }
+
+
+def build_kubernetes_task(spec: TaskSpec, settings: LaunchSettings, **operator_kwargs: Any) -> Any:
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    return KubernetesPodOperator(
+        task_id=spec.task_id,
+        name=spec.task_id.replace("_", "-"),
+        **pod_settings(spec, settings),
+        **operator_overrides(spec),
+        **operator_kwargs,
+    )

@@ -1,0 +1,79 @@
+"""`promote_model`: a human approves moving `champion` to a version; the `mlops` CLI records who and why."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mlops_orchestration.alerts import alert_on_failure
+from mlops_orchestration.catalog import Catalog
+from mlops_orchestration.launchers import build_task
+from mlops_orchestration.settings import LaunchSettings
+from mlops_orchestration.spec import LINEAGE_ENV, TaskSpec
+
+DAG_ID = "promote_model"
+APPROVAL = "{{ ti.xcom_pull(task_ids='approve') }}"
+APPROVER = "{{ ti.xcom_pull(task_ids='approve')['responded_by_user']['name'] }}"
+REASON = "{{ ti.xcom_pull(task_ids='approve')['params_input']['reason'] }}"
+
+
+def promotion_spec(catalog: Catalog) -> TaskSpec:
+    light = catalog.light_steps
+    return TaskSpec(
+        task_id="promote",
+        # Every training image ships the `mlops` CLI; the LightGBM one is the smallest.
+        service="training-lgbm",
+        argv=[
+            "mlops",
+            "promote",
+            "--workload",
+            "{{ params.workload }}",
+            "--version",
+            "{{ params.version }}",
+            "--by",
+            APPROVER,
+            "--reason",
+            REASON,
+        ],  # fmt: skip
+        resources=light.resources,
+        node_pool=catalog.node_pools[light.node_pool],
+        pool=light.pool,
+        priority_class="mlops-training-high",
+        env=dict(LINEAGE_ENV),
+    )
+
+
+def build_promote_dag(catalog: Catalog, settings: LaunchSettings) -> Any:
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+    from airflow.sdk import DAG, Param
+
+    workloads = sorted({w.workload for w in catalog.workloads if w.kind == "training"})
+    with DAG(
+        dag_id=DAG_ID,
+        description="Approve moving a model's `champion` alias to a registered version.",
+        schedule=None,
+        start_date=datetime(2026, 1, 1, tzinfo=UTC),
+        catchup=False,
+        max_active_runs=4,
+        tags=["promotion", "registry", "human-in-the-loop"],
+        params={
+            "workload": Param(workloads[0], enum=workloads, description="Which model to promote."),
+            "version": Param("challenger", type="string", description="A version number, or 'challenger'."),
+        },
+        default_args={"owner": "platform", "retries": 0, "on_failure_callback": alert_on_failure},
+        owner_links={"platform": "https://github.com/mlops-platform/mlops/issues"},
+        doc_md="Trigger with `workload` and `version`; an approver answers in the Required Actions view.",
+    ) as dag:
+        approve = ApprovalOperator(
+            task_id="approve",
+            subject="Promote {{ params.workload }} version {{ params.version }} to champion?",
+            body=(
+                "Compare the challenger with the champion in MLflow (gate evidence is on the version's tags) "
+                "before approving. Approving moves the `champion` alias; serving swaps to it automatically."
+            ),
+            params={
+                "reason": Param("", type="string", minLength=3, description="Why this version should serve.")
+            },
+            response_timeout=timedelta(days=3),
+            pool=catalog.light_steps.pool,
+        )
+        approve >> build_task(promotion_spec(catalog), settings)
+    return dag
