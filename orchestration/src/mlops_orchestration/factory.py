@@ -1,5 +1,6 @@
 """DAG factory: every DAG comes from the catalog; tasks come from the launcher of the current mode."""
 
+import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ def _training_tasks(catalog: Catalog, workload: WorkloadSpec, settings: LaunchSe
         task_id="notify", python_callable=notify_outcome, trigger_rule="all_done", pool=catalog.light_steps.pool,
         retries=0,
     )  # fmt: skip
-    for upstream, downstream in zip(chain, chain[1:], strict=False):
+    for upstream, downstream in itertools.pairwise(chain):
         upstream >> downstream
     chain[-1] >> notify
 

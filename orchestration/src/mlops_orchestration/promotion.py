@@ -32,7 +32,7 @@ def promotion_spec(catalog: Catalog) -> TaskSpec:
             APPROVER,
             "--reason",
             REASON,
-        ],  # fmt: skip
+        ],
         resources=light.resources,
         node_pool=catalog.node_pools[light.node_pool],
         pool=light.pool,
