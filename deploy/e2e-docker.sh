@@ -8,7 +8,7 @@
 #
 # Env: IMAGE_PREFIX, IMAGE_TAG, BASE_IMAGE, LOCAL_BASE (see build-images.sh; LOCAL_BASE defaults to
 # 1 when python:3.11-slim cannot be pulled), E2E_DAGS (space-separated DAG ids; default: every DAG
-# whose id contains "train"), E2E_SERVING_PORT (18080), E2E_KEEP=1 (leave MLflow/serving up).
+# of kind features in orchestration/dags/catalog.yaml, then every training one), E2E_SERVING_PORT (18080), E2E_KEEP=1 (leave MLflow/serving up).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -79,10 +79,21 @@ export MLOPS_LAUNCH_MODE=docker MLOPS_IMAGE_TAG=$IMAGE_TAG MLOPS_IMAGE_PREFIX=$I
 if [[ -n ${E2E_DAGS:-} ]]; then
   read -r -a dags <<<"$E2E_DAGS"
 else
-  [[ -x $AIRFLOW_BIN ]] || die "no $AIRFLOW_BIN: run make setup first"
-  mapfile -t dags < <("$AIRFLOW_BIN" dags list -o plain 2>/dev/null | awk 'NR>1 && $1 ~ /train/ {print $1}')
+  # From the catalog: feature builds first (the tick model trains on their output), then training.
+  mapfile -t dags < <("${PLATFORM_VENV:-.venv}/bin/python" - <<'PY'
+import yaml
+workloads = yaml.safe_load(open("orchestration/dags/catalog.yaml"))["workloads"]
+for kind in ("features", "training"):
+    print("\n".join(w["dag_id"] for w in workloads if w["kind"] == kind))
+PY
+  )
 fi
 [[ ${#dags[@]} -gt 0 ]] || die "no training DAGs found (set E2E_DAGS)"
+if ! has_make_target airflow-dags-test; then
+  export AIRFLOW_HOME=${AIRFLOW_HOME:-$ROOT/.airflow} AIRFLOW__CORE__DAGS_FOLDER=$ROOT/orchestration/dags
+  export AIRFLOW__CORE__LOAD_EXAMPLES=False
+  "$AIRFLOW_BIN" db migrate >/dev/null
+fi
 for dag in "${dags[@]}"; do
   log "DAG $dag (docker launch mode)"
   if has_make_target airflow-dags-test; then

@@ -38,8 +38,11 @@ chmod -R a+rwX "$DATA_ROOT"
 # 2. Every training DAG through the REST API.
 forward airflow-api-server "$API_PORT" 8080
 retry_until 120 curl -sf "http://127.0.0.1:$API_PORT/api/v2/monitor/health" || die "Airflow API not reachable"
-"${PLATFORM_VENV:-.venv}/bin/python" deploy/airflow_api.py --url "http://127.0.0.1:$API_PORT" run --match train \
-  --timeout "${E2E_DAG_TIMEOUT:-5400}"
+# Feature builds first: the tick model trains on their output.
+for match in features train; do
+  "${PLATFORM_VENV:-.venv}/bin/python" deploy/airflow_api.py --url "http://127.0.0.1:$API_PORT" run --match "$match" \
+    --timeout "${E2E_DAG_TIMEOUT:-5400}"
+done
 
 # 3. Promote each challenger from inside the cluster (restricted pod, MLflow credentials Secret).
 for workload in "${WORKLOADS[@]}"; do
