@@ -198,7 +198,7 @@ class Catalog(Strict):
                     f"{where}: requests a GPU but node_pool {w.node_pool!r} does not tolerate {GPU_RESOURCE}"
                 )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n    ".join(problems))
         return self
 
     def workload(self, dag_id: str) -> WorkloadSpec:
@@ -220,7 +220,7 @@ def load_catalog(path: Path) -> Catalog:
         lines = [f"{path}: {exc.error_count()} problem(s) in the workload catalog:"]
         for error in exc.errors():
             location = _describe_location(raw, error["loc"])
-            lines.append(f"  - {location}: {error['msg']}")
+            lines.append(f"  - {location}: {error['msg'].removeprefix('Value error, ')}")
         raise CatalogError("\n".join(lines)) from exc
 
 

@@ -76,7 +76,6 @@ def pod_settings(spec: TaskSpec, settings: LaunchSettings) -> dict[str, Any]:
             k8s.V1VolumeMount(name="tmp", mount_path="/tmp"),
         ],
         "on_finish_action": "delete_pod",
-        "reattach_on_restart": True,
         "get_logs": True,
         "skip_on_exit_code": list(spec.skip_on_exit_codes) or None,
     }
