@@ -23,10 +23,15 @@ export MLFLOW_TRACKING_URI ?= http://$(MLFLOW_HOST):$(MLFLOW_PORT)
 export MLOPS_MLFLOW_BIN := $(CURDIR)/$(PLATFORM_VENV)/bin/mlflow
 export MLOPS_REPO_ROOT := $(CURDIR)
 export MLOPS_DATA_ROOT := $(DATA_ROOT)
+export AIRFLOW_HOME
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/orchestration/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__AUTH_MANAGER := airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager
+AIRFLOW := $(AIRFLOW_VENV)/bin/airflow
 
 .PHONY: help
 help:  ## list targets
-	@grep -E '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 24
+	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 24
 
 # Fragments owned by one area each (deployment, benchmarks, ...).
 -include mk/*.mk
@@ -38,7 +43,7 @@ uv:
 
 $(PLATFORM_VENV)/.stamp: libs/mlops-core/pyproject.toml | uv
 	$(UV) venv --quiet --allow-existing -p $(PYTHON) $(PLATFORM_VENV)
-	$(UV) pip install --python $(PLATFORM_VENV)/bin/python --quiet -e "libs/mlops-core[server,test]" ruff httpx
+	$(UV) pip install --python $(PLATFORM_VENV)/bin/python --quiet -e "libs/mlops-core[server,test,k8s]" ruff httpx
 	touch $@
 
 services/%/.venv/.stamp: services/%/pyproject.toml libs/mlops-core/pyproject.toml | uv
@@ -61,7 +66,7 @@ setup: $(PLATFORM_VENV)/.stamp $(SERVICE_VENVS) $(AIRFLOW_VENV)/.stamp  ## creat
 mlflow-up: $(PLATFORM_VENV)/.stamp  ## start the MLflow tracking server on loopback (SQLite, proxied artifacts)
 	@mkdir -p $(MLFLOW_HOME) .run
 	@if curl -sf $(MLFLOW_TRACKING_URI)/health >/dev/null; then echo "MLflow already up at $(MLFLOW_TRACKING_URI)"; else \
-	  nohup $(MLOPS_MLFLOW_BIN) server --backend-store-uri sqlite:///$(MLFLOW_HOME)/mlflow.db \
+	  MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false nohup $(MLOPS_MLFLOW_BIN) server --backend-store-uri sqlite:///$(MLFLOW_HOME)/mlflow.db \
 	    --artifacts-destination $(MLFLOW_HOME)/artifacts --serve-artifacts \
 	    --host $(MLFLOW_HOST) --port $(MLFLOW_PORT) --workers 1 > .run/mlflow.log 2>&1 & echo $$! > .run/mlflow.pid; \
 	  for i in $$(seq 1 120); do curl -sf $(MLFLOW_TRACKING_URI)/health >/dev/null && break; sleep 0.5; done; \
@@ -70,6 +75,28 @@ mlflow-up: $(PLATFORM_VENV)/.stamp  ## start the MLflow tracking server on loopb
 
 mlflow-down:  ## stop the MLflow server started by mlflow-up
 	@if [ -f .run/mlflow.pid ]; then kill $$(cat .run/mlflow.pid) 2>/dev/null || true; rm -f .run/mlflow.pid; fi
+
+# --- data and Airflow ----------------------------------------------------------------------
+.PHONY: sample-data airflow-init dags-test demo
+sample-data: $(SERVICE_VENVS)  ## write sample data in the real formats under $(DATA_ROOT)
+	@test -f $(DATA_ROOT)/power/household_power_consumption.txt || \
+	  services/training-lgbm/.venv/bin/train-lgbm generate power --out $(DATA_ROOT)/power --days 400
+
+airflow-init: $(AIRFLOW_VENV)/.stamp  ## migrate Airflow's DB (SQLite) and create the catalog's pools
+	@mkdir -p $(AIRFLOW_HOME)
+	$(AIRFLOW) db migrate > $(AIRFLOW_HOME)/migrate.log 2>&1 || { tail -20 $(AIRFLOW_HOME)/migrate.log; exit 1; }
+	$(AIRFLOW_VENV)/bin/mlops-airflow pools > $(AIRFLOW_HOME)/pools.json
+	$(AIRFLOW) pools import $(AIRFLOW_HOME)/pools.json
+
+DAG ?= power_lgbm_training
+dags-test: setup sample-data mlflow-up airflow-init  ## run one DAG end to end: make dags-test DAG=<dag_id>
+	$(AIRFLOW) dags test $(DAG)
+
+demo: setup sample-data mlflow-up airflow-init  ## set everything up and run the power pipeline through Airflow
+	$(AIRFLOW) dags test power_lgbm_training > .run/demo-power.log 2>&1 || { tail -40 .run/demo-power.log; exit 1; }
+	@$(PLATFORM_VENV)/bin/mlops show --workload power
+	@echo "MLflow UI: $(MLFLOW_TRACKING_URI)  (experiment power-forecast, model power_lgbm)"
+	@echo "Airflow log of the run: .run/demo-power.log"
 
 # --- quality --------------------------------------------------------------------------------
 .PHONY: lint test test-core test-services test-orchestration test-platform

@@ -6,7 +6,6 @@ from typing import Annotated
 import typer
 
 from mlops_core.errors import MlopsError
-from mlops_core.exit_codes import ExitCode
 from mlops_core.logs import configure_logging
 from mlops_core.naming import CHALLENGER, CHAMPION, Workload, tracking_names
 from mlops_core.registry import promote, version_for_alias
@@ -98,9 +97,5 @@ def show(workload: WorkloadOpt, tracking_uri: TrackingUriOpt = None) -> None:
     typer.echo(json.dumps({"model": model, **out}))
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
-
-
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(app() or ExitCode.OK)
+    app()
