@@ -9,7 +9,6 @@ from mlops_core.errors import DataValidationError
 from mlops_core.logs import configure_logging
 from training_cnn.data import load_splits
 from training_cnn.datasets import DatasetName
-from training_cnn.samples import generate_cifar10, generate_mnist
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 
@@ -33,6 +32,9 @@ def generate(
     seed: Annotated[int, typer.Option(help="Seed for the sample generator.")] = 0,
 ) -> None:
     """Write sample data in the real on-disk format (MNIST IDX .gz files; CIFAR-10 binary batches)."""
+    # Imported here so `validate` (a quick pre-flight step) does not pay for importing torch.
+    from training_cnn.samples import generate_cifar10, generate_mnist
+
     default_train, default_test = DEFAULT_SIZES[dataset]
     writer = generate_mnist if dataset is DatasetName.MNIST else generate_cifar10
     try:

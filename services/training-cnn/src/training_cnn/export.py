@@ -24,9 +24,7 @@ def export_onnx(model: nn.Module, input_shape: tuple[int, int, int]) -> onnx.Mod
     example = torch.rand(2, *input_shape)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", category=DeprecationWarning, message=".*legacy TorchScript-based ONNX"
-        )
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter's own notices
         torch.onnx.export(
             cpu_model,
             (example,),
