@@ -3,6 +3,7 @@
 import typer
 
 from training_lgbm.power import cli as power_cli
+from training_lgbm.tick import cli as tick_cli
 
 app = typer.Typer(help="LightGBM training workloads.", no_args_is_help=True)
 validate_app = typer.Typer(
@@ -17,3 +18,5 @@ app.add_typer(generate_app, name="generate")
 app.command("power")(power_cli.train)
 validate_app.command("power")(power_cli.validate)
 generate_app.command("power")(power_cli.generate)
+app.command("tick")(tick_cli.train)
+validate_app.command("tick")(tick_cli.validate)

@@ -1,0 +1,87 @@
+"""LightGBM binary classifier for the next bar's direction, with early stopping on the validation period.
+
+Logged as a native Booster: its pyfunc `predict` returns the probability of an up-move, which is what
+serving returns. (A fit-with-early-stopping helper like power's, with the objective as a parameter,
+could serve both workloads.)
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import lightgbm as lgb
+import pandas as pd
+
+from mlops_core.logs import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    min_data_in_leaf: int = 200
+    feature_fraction: float = 0.9
+    bagging_fraction: float = 0.8
+    bagging_freq: int = 1
+    lambda_l2: float = 1.0
+    num_boost_round: int = 500
+    early_stopping_rounds: int = 30
+    seed: int = 42
+    num_threads: int = 0
+
+    def lgb_params(self) -> dict[str, Any]:
+        return {
+            "objective": "binary",
+            "metric": "binary_logloss",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_data_in_leaf,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": self.bagging_freq,
+            "lambda_l2": self.lambda_l2,
+            "seed": self.seed,
+            "deterministic": True,
+            "num_threads": self.num_threads,
+            "verbosity": -1,
+        }
+
+
+def _progress(every: int) -> Any:
+    def callback(env: lgb.callback.CallbackEnv) -> None:
+        if (env.iteration + 1) % every == 0 and env.evaluation_result_list:
+            _, metric, value, _ = env.evaluation_result_list[0]
+            log.info("boosting", iteration=env.iteration + 1, **{f"validation_{metric}": round(value, 5)})
+
+    callback.order = 30
+    return callback
+
+
+def fit(
+    train_x: pd.DataFrame,
+    train_y: pd.Series,
+    valid_x: pd.DataFrame,
+    valid_y: pd.Series,
+    config: ModelConfig,
+    progress_every: int = 50,
+) -> lgb.Booster:
+    train_set = lgb.Dataset(train_x, label=train_y, free_raw_data=False)
+    valid_set = lgb.Dataset(valid_x, label=valid_y, reference=train_set)
+    booster = lgb.train(
+        config.lgb_params(),
+        train_set,
+        num_boost_round=config.num_boost_round,
+        valid_sets=[valid_set],
+        valid_names=["validation"],
+        callbacks=[
+            lgb.early_stopping(config.early_stopping_rounds, verbose=False),
+            _progress(progress_every),
+        ],
+    )
+    log.info("trained", best_iteration=booster.best_iteration, rows=len(train_x), features=train_x.shape[1])
+    return booster
+
+
+def predict_up(booster: lgb.Booster, features: pd.DataFrame) -> Any:
+    return booster.predict(features, num_iteration=booster.best_iteration or None)

@@ -1,0 +1,195 @@
+"""One tick training run: load the window, split by time, fit, evaluate against baseline and champion, log, release."""
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+from mlops_core.errors import MlopsError
+from mlops_core.exit_codes import ExitCode
+from mlops_core.gate import GateThresholds, baseline_metric, candidate_metric, champion_metric
+from mlops_core.logs import get_logger
+from mlops_core.naming import MODEL_ARTIFACT, TrackingNames, Workload, tracking_names
+from mlops_core.release import GateInputs, ReleaseOutcome, champion_model_uri, record_gate_inputs, release
+from mlops_core.run_context import collect_run_context
+from mlops_core.tracking import connect, mark_training_complete, open_keyed_run, resolve_run_key
+from training_lgbm.tick.data import FEATURES, TARGET, FeatureWindow, load_window, split_by_time
+from training_lgbm.tick.evaluate import DEFAULT_THRESHOLDS, METRICS, classification_metrics, majority_baseline
+from training_lgbm.tick.model import ModelConfig, fit
+
+log = get_logger(__name__)
+DISTRIBUTION = "training-lgbm"
+
+
+@dataclass(frozen=True)
+class TickTrainingRequest:
+    features_dir: Path
+    manifest_dir: Path
+    end_date: date | None = None
+    window_days: int = 5
+    run_key: str | None = None
+    tracking_uri: str | None = None
+    release: bool = True
+    thresholds: GateThresholds = DEFAULT_THRESHOLDS
+    model: ModelConfig = field(default_factory=ModelConfig)
+    validation_fraction: float = 0.15
+    test_fraction: float = 0.15
+
+
+@dataclass(frozen=True)
+class TickTrainingResult:
+    run_id: str
+    run_key: str
+    reused: bool
+    metrics: dict[str, float]
+    outcome: ReleaseOutcome | None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.outcome.decision.exit_code if self.outcome else ExitCode.OK
+
+    def summary(self) -> str:
+        m = self.metrics
+        parts = [
+            "tick",
+            f"run={self.run_id}",
+            f"key={self.run_key}" + (" (reused)" if self.reused else ""),
+            *(f"test_{k}={m.get(candidate_metric(k), float('nan')):.4f}" for k in METRICS),
+            f"baseline_auc={m.get(baseline_metric('auc'), float('nan')):.4f}",
+            f"baseline_log_loss={m.get(baseline_metric('log_loss'), float('nan')):.4f}",
+        ]
+        if champion_metric("auc") in m:
+            parts.append(f"champion_auc={m[champion_metric('auc')]:.4f}")
+        if self.outcome is None:
+            parts.append("gate=not-run")
+        else:
+            parts.append(f"gate={self.outcome.decision.verdict.value}")
+            version = self.outcome.version
+            parts.append(f"version={version.version}" if version else "version=none")
+        return " ".join(parts)
+
+
+def _score_champion(
+    client: MlflowClient, names: TrackingNames, test: pd.DataFrame
+) -> tuple[dict, str | None]:
+    """The current champion's metrics on the candidate's own test set."""
+    found = champion_model_uri(client, names)
+    if found is None:
+        return {}, None
+    uri, version = found
+    model = mlflow.pyfunc.load_model(uri)
+    inputs = model.metadata.get_input_schema()
+    wanted = inputs.input_names() if inputs is not None else list(FEATURES)
+    missing = sorted(set(wanted) - set(test.columns))
+    if missing:
+        raise MlopsError(
+            f"champion {names.registered_model} v{version} needs features this run does not read: {missing}; "
+            "it cannot be compared on the same evaluation data"
+        )
+    p_up = np.asarray(model.predict(test[wanted])).reshape(-1)
+    scores = classification_metrics(test[TARGET].to_numpy(), p_up)
+    log.info("scored champion on the candidate's test set", version=version, **scores)
+    return {champion_metric(k): v for k, v in scores.items()}, version
+
+
+def _log_params(request: TickTrainingRequest, window: FeatureWindow, rows: dict[str, int]) -> None:
+    mlflow.log_params(
+        {
+            "data.first_date": window.dates[0].isoformat(),
+            "data.last_date": window.dates[-1].isoformat(),
+            "data.partitions": len(window.dates),
+            "data.window_days": request.window_days,
+            "features": ",".join(FEATURES),
+            "split.validation_fraction": request.validation_fraction,
+            "split.test_fraction": request.test_fraction,
+            "lgb.num_boost_round": request.model.num_boost_round,
+            "lgb.early_stopping_rounds": request.model.early_stopping_rounds,
+            **{f"lgb.{k}": v for k, v in request.model.lgb_params().items()},
+            **{f"rows.{k}": v for k, v in rows.items()},
+        }
+    )
+
+
+def _train_and_log(
+    client: MlflowClient,
+    names: TrackingNames,
+    run_id: str,
+    request: TickTrainingRequest,
+    window: FeatureWindow,
+) -> None:
+    columns = list(FEATURES)
+    with mlflow.start_run(run_id=run_id):
+        split = split_by_time(window.frame, request.validation_fraction, request.test_fraction)
+        rows = {"train": len(split.train), "validation": len(split.validation), "test": len(split.test)}
+        log.info("prepared features", partitions=len(window.dates), **rows)
+        _log_params(request, window, rows)
+        mlflow.log_dict(
+            {"partitions": [m.model_dump(mode="json") for m in window.manifests]},
+            "data/feature_manifests.json",
+        )
+        booster = fit(
+            split.train[columns], split.train[TARGET], split.validation[columns], split.validation[TARGET],
+            request.model,
+        )  # fmt: skip
+        test_x, test_y = split.test[columns], split.test[TARGET].to_numpy()
+        p_up = booster.predict(test_x)
+        validation = classification_metrics(
+            split.validation[TARGET].to_numpy(), booster.predict(split.validation[columns])
+        )
+        candidate = classification_metrics(test_y, p_up)
+        baseline = majority_baseline(split.train[TARGET].to_numpy(), test_y)
+        champion, champion_version = _score_champion(client, names, split.test)
+        mlflow.log_metrics(
+            {
+                "best_iteration": booster.best_iteration,
+                "test_up_rate": float(np.mean(test_y)),
+                **{f"validation_{k}": v for k, v in validation.items()},
+                **{candidate_metric(k): v for k, v in candidate.items()},
+                **{baseline_metric(k): v for k, v in baseline.items()},
+                **champion,
+            }
+        )
+        example = test_x.dropna().head(5)
+        mlflow.lightgbm.log_model(
+            booster,
+            name=MODEL_ARTIFACT,
+            signature=infer_signature(test_x, p_up),
+            input_example=example if len(example) else None,
+            pip_requirements=mlflow.lightgbm.get_default_pip_requirements(),
+        )
+        importance = dict(zip(columns, booster.feature_importance("gain").tolist(), strict=True))
+        mlflow.log_dict(importance, "feature_importance_gain.json")
+    metric = request.thresholds.metric
+    record_gate_inputs(
+        client,
+        run_id,
+        request.thresholds,
+        GateInputs(
+            candidate=candidate[metric],
+            baseline=baseline[metric],
+            champion=champion.get(champion_metric(metric)),
+            champion_version=champion_version,
+        ),
+    )
+    mark_training_complete(client, run_id)
+
+
+def train_tick(request: TickTrainingRequest) -> TickTrainingResult:
+    if request.thresholds.metric not in METRICS:
+        raise ValueError(f"gate metric must be one of {METRICS}, got {request.thresholds.metric!r}")
+    window = load_window(request.features_dir, request.manifest_dir, request.end_date, request.window_days)
+    client = connect(request.tracking_uri)
+    names = tracking_names(Workload.TICK)
+    context = collect_run_context(window.data_version, DISTRIBUTION)
+    run_key = resolve_run_key(request.run_key, context)
+    keyed = open_keyed_run(client, names, run_key, context, run_name=f"tick-{window.dates[-1].isoformat()}")
+    if not keyed.reused:
+        _train_and_log(client, names, keyed.run_id, request, window)
+    outcome = release(client, names, keyed.run_id) if request.release else None
+    metrics = client.get_run(keyed.run_id).data.metrics
+    return TickTrainingResult(keyed.run_id, run_key, keyed.reused, metrics, outcome)
