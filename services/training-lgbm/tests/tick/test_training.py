@@ -102,5 +102,7 @@ def test_dag_path_no_release_then_mlops_gate_scores_against_the_champion(
 def test_validate_tick(tick_data: Path) -> None:
     result = CliRunner().invoke(app, ["validate", "tick", "--data-dir", str(tick_data), "--window-days", "2"])
     assert result.exit_code == 0 and "ok 2 partitions 2024-03-06..2024-03-07" in result.output
+    result = CliRunner().invoke(app, ["validate", "tick", "--features-dir", str(tick_data / "features")])
+    assert result.exit_code == 0 and "ok 4 partitions" in result.output  # manifests found beside the features
     result = CliRunner().invoke(app, ["validate", "tick", "--data-dir", str(tick_data / "nowhere")])
     assert result.exit_code == 3 and "feature directory does not exist" in result.output

@@ -15,8 +15,13 @@ from training_lgbm.tick.evaluate import DEFAULT_THRESHOLDS
 from training_lgbm.tick.model import ModelConfig
 
 
-def _ticks_dir(data_dir: Path | None) -> Path:
-    return data_dir or Path(os.environ.get("MLOPS_DATA_ROOT", ".data")) / "ticks"
+def _folders(
+    data_dir: Path | None, features_dir: Path | None, manifest_dir: Path | None
+) -> tuple[Path, Path]:
+    """Features and manifests: explicit, else beside each other (the rollup's layout) under the tick folder."""
+    ticks = data_dir or Path(os.environ.get("MLOPS_DATA_ROOT", ".data")) / "ticks"
+    features = features_dir or ticks / "features"
+    return features, manifest_dir or features.parent / "manifests"
 
 
 DataDirOpt = Annotated[
@@ -28,7 +33,9 @@ FeaturesDirOpt = Annotated[
 ]
 ManifestDirOpt = Annotated[
     Path | None,
-    typer.Option(help="Partition manifests (date=YYYY-MM-DD.json). Default: <data-dir>/manifests."),
+    typer.Option(
+        help="Partition manifests (date=YYYY-MM-DD.json). Default: 'manifests' beside the features."
+    ),
 ]
 EndDateOpt = Annotated[
     datetime | None,
@@ -74,10 +81,10 @@ def train(
     # Imported here so `validate` starts without loading mlflow.
     from training_lgbm.tick.train import TickTrainingRequest, train_tick
 
-    ticks = _ticks_dir(data_dir)
+    features, manifests = _folders(data_dir, features_dir, manifest_dir)
     request = TickTrainingRequest(
-        features_dir=features_dir or ticks / "features",
-        manifest_dir=manifest_dir or ticks / "manifests",
+        features_dir=features,
+        manifest_dir=manifests,
         end_date=end_date.date() if end_date else None,
         window_days=window_days,
         run_key=run_key,
@@ -113,14 +120,9 @@ def validate(
 ) -> None:
     """Check the window's partitions against their manifests and the feature schema (exit 3 when not)."""
     configure_logging()
-    ticks = _ticks_dir(data_dir)
+    features, manifests = _folders(data_dir, features_dir, manifest_dir)
     try:
-        window = load_window(
-            features_dir or ticks / "features",
-            manifest_dir or ticks / "manifests",
-            end_date.date() if end_date else None,
-            window_days,
-        )
+        window = load_window(features, manifests, end_date.date() if end_date else None, window_days)
     except MlopsError as exc:
         raise _fail(exc, exc.exit_code) from exc
     frame = window.frame
