@@ -10,6 +10,8 @@ from mlops_orchestration.constants import (
     ENV_IMAGE_PREFIX,
     ENV_IMAGE_TAG,
     ENV_K8S_GPU,
+    ENV_K8S_MAX_CPU,
+    ENV_K8S_MAX_MEMORY,
     ENV_K8S_NAMESPACE,
     ENV_LAUNCH_MODE,
     ENV_REPO_ROOT,
@@ -42,6 +44,8 @@ class LaunchSettings:
     k8s_namespace: str
     k8s_gpu: bool
     docker_gpu: bool
+    k8s_max_cpu: str | None = None
+    k8s_max_memory: str | None = None
 
     @classmethod
     def from_env(cls) -> "LaunchSettings":
@@ -62,6 +66,8 @@ class LaunchSettings:
             k8s_namespace=_setting(ENV_K8S_NAMESPACE, "mlops"),
             k8s_gpu=_flag(ENV_K8S_GPU, True),
             docker_gpu=_flag(ENV_DOCKER_GPU, False),
+            k8s_max_cpu=_setting(ENV_K8S_MAX_CPU, "") or None,
+            k8s_max_memory=_setting(ENV_K8S_MAX_MEMORY, "") or None,
         )
 
     def image(self, service: str) -> str:

@@ -17,13 +17,21 @@ from mlops_orchestration.spec import TaskSpec, operator_overrides
 WORKLOAD_UID = 10001
 
 
+def _capped(value: str, cap: str | None) -> str:
+    from kubernetes.utils import parse_quantity
+
+    return cap if cap and parse_quantity(cap) < parse_quantity(value) else value
+
+
 def pod_settings(spec: TaskSpec, settings: LaunchSettings) -> dict[str, Any]:
     """Everything KubernetesPodOperator needs to build the pod, as plain data plus k8s models."""
     from kubernetes.client import models as k8s
 
     argv = spec.rendered_argv(CONTAINER_DATA_ROOT)
-    requests = {"cpu": spec.resources.cpu, "memory": spec.resources.memory}
-    limits = {"memory": spec.resources.memory}
+    cpu = _capped(spec.resources.cpu, settings.k8s_max_cpu)
+    memory = _capped(spec.resources.memory, settings.k8s_max_memory)
+    requests = {"cpu": cpu, "memory": memory}
+    limits = {"memory": memory}
     if spec.resources.gpu and settings.k8s_gpu:
         limits[GPU_RESOURCE] = str(spec.resources.gpu)
     env = {
