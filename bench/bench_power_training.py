@@ -8,6 +8,8 @@ training is the same size as the CLI's. Prints both times and the overhead ratio
 """
 
 import argparse
+import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -52,14 +54,17 @@ def bare_training(data_file: Path, frequency: str, config: ModelConfig) -> tuple
 
 def cli_training(data_file: Path, frequency: str, tracking_uri: str, run_key: str) -> float:
     cli = Path(sys.executable).parent / "train-lgbm"
+    env = {**os.environ, "MLOPS_LOG_FORMAT": "json"}
     command = [str(cli), "power", "--data-dir", str(data_file), "--frequency", frequency, "--run-key", run_key,
                "--tracking-uri", tracking_uri, "--min-improvement", "0"]  # fmt: skip
     start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"CLI failed ({result.returncode}):\n{result.stderr[-3000:]}")
     print("  CLI summary:", result.stdout.strip().splitlines()[-1])
+    stages = [json.loads(line) for line in result.stderr.splitlines() if '"stage done"' in line]
+    print("  CLI stages: " + ", ".join(f"{s['stage']} {s['seconds']:.1f}s" for s in stages))
     return elapsed
 
 

@@ -3,6 +3,9 @@
 import logging
 import os
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import structlog
 
@@ -30,3 +33,11 @@ def configure_logging(level: str | None = None) -> None:
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     return structlog.get_logger(name)
+
+
+@contextmanager
+def stage(log: structlog.stdlib.BoundLogger, name: str, **fields: object) -> Iterator[None]:
+    """Log how long a named step of a job took (`stage=<name> seconds=<s>`)."""
+    start = time.perf_counter()
+    yield
+    log.info("stage done", stage=name, seconds=round(time.perf_counter() - start, 3), **fields)

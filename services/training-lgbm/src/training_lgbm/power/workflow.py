@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import lightgbm as lgb
 import mlflow
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from mlops_core.data_version import content_hash
 from mlops_core.errors import MlopsError
 from mlops_core.exit_codes import ExitCode
 from mlops_core.gate import GateThresholds, baseline_metric, candidate_metric
-from mlops_core.logs import get_logger
+from mlops_core.logs import get_logger, stage
 from mlops_core.naming import MODEL_ARTIFACT, TrackingNames, Workload, tracking_names
 from mlops_core.release import GateInputs, ReleaseOutcome, champion_model_uri, record_gate_inputs, release
 from mlops_core.run_context import collect_run_context
@@ -126,13 +127,26 @@ def _log_params(request: PowerTrainingRequest, rows: dict[str, int]) -> None:
     )
 
 
+def _log_model(booster: lgb.Booster, test_x: pd.DataFrame, forecast: np.ndarray) -> None:
+    mlflow.lightgbm.log_model(
+        booster,
+        name=MODEL_ARTIFACT,
+        signature=infer_signature(test_x, forecast),
+        input_example=test_x.head(5),
+        # Explicit requirements skip mlflow's slow import-tracing inference.
+        pip_requirements=mlflow.lightgbm.get_default_pip_requirements(),
+    )
+
+
 def _train_and_log(
     client: MlflowClient, names: TrackingNames, run_id: str, request: PowerTrainingRequest
 ) -> None:
     with mlflow.start_run(run_id=run_id):
-        readings = load_household_power(request.data_file, request.on_bad_rows, request.quarantine)
-        frame = build_features(resample_target(readings.frame, request.features), request.features)
-        split = split_by_time(frame, request.validation_fraction, request.test_fraction)
+        with stage(log, "load"):
+            readings = load_household_power(request.data_file, request.on_bad_rows, request.quarantine)
+        with stage(log, "features"):
+            frame = build_features(resample_target(readings.frame, request.features), request.features)
+            split = split_by_time(frame, request.validation_fraction, request.test_fraction)
         columns = feature_columns(frame)
         rows = {
             "minutes_read": readings.rows_read,
@@ -144,10 +158,11 @@ def _train_and_log(
         }
         log.info("prepared features", features=len(columns), **rows)
         _log_params(request, rows)
-        booster = fit(
-            split.train[columns], split.train[TARGET], split.validation[columns], split.validation[TARGET],
-            request.model,
-        )  # fmt: skip
+        with stage(log, "fit"):
+            booster = fit(
+                split.train[columns], split.train[TARGET], split.validation[columns], split.validation[TARGET],
+                request.model,
+            )  # fmt: skip
         test_x, test_y = split.test[columns], split.test[TARGET]
         forecast = booster.predict(test_x, num_iteration=booster.best_iteration)
         validation = regression_metrics(
@@ -156,7 +171,8 @@ def _train_and_log(
         )
         candidate = regression_metrics(test_y.to_numpy(), forecast)
         baseline = regression_metrics(test_y.to_numpy(), test_x[SEASONAL_NAIVE].to_numpy())
-        champion, champion_version = _score_champion(client, names, split.test)
+        with stage(log, "champion"):
+            champion, champion_version = _score_champion(client, names, split.test)
         mlflow.log_metrics(
             {
                 "best_iteration": booster.best_iteration,
@@ -168,19 +184,16 @@ def _train_and_log(
         )
         if readings.bad_rows and request.quarantine:
             mlflow.log_artifact(str(request.quarantine), "data_quality")
-        mlflow.lightgbm.log_model(
-            booster,
-            name=MODEL_ARTIFACT,
-            signature=infer_signature(test_x, forecast),
-            input_example=test_x.head(5),
-            # Explicit requirements skip mlflow's slow import-tracing inference.
-            pip_requirements=mlflow.lightgbm.get_default_pip_requirements(),
-        )
-        mlflow.log_figure(plots.feature_importance(booster), "plots/feature_importance.png")
-        mlflow.log_figure(
-            plots.forecast_vs_actual(test_y, pd.Series(forecast, index=test_y.index), test_x[SEASONAL_NAIVE]),
-            "plots/forecast_vs_actual.png",
-        )
+        with stage(log, "log_model"):
+            _log_model(booster, test_x, forecast)
+        with stage(log, "plots"):
+            mlflow.log_figure(plots.feature_importance(booster), "plots/feature_importance.png")
+            mlflow.log_figure(
+                plots.forecast_vs_actual(
+                    test_y, pd.Series(forecast, index=test_y.index), test_x[SEASONAL_NAIVE]
+                ),
+                "plots/forecast_vs_actual.png",
+            )
     metric = request.thresholds.metric
     record_gate_inputs(
         client,
