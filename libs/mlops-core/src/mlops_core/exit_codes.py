@@ -12,6 +12,9 @@ class ExitCode(IntEnum):
     GATE_BELOW_BASELINE = 10
     GATE_WORSE_THAN_CHAMPION = 11
     GATE_STALE_CHAMPION = 12
+    # Model management: the quality report found nothing that warrants retraining (or a cool-down or
+    # the daily budget suppressed it). Orchestration skips the retrain request on this code.
+    NO_RETRAIN = 20
 
 
 GATE_REFUSALS: tuple[ExitCode, ...] = (
