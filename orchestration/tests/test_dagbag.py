@@ -19,7 +19,7 @@ def test_no_import_errors_and_every_dag_present(dagbag: DagBag) -> None:
     assert dagbag.import_errors == {}
     assert set(dagbag.dag_ids) == {
         "power_lgbm_training", "mnist_cnn_training", "cifar10_cnn_training", "tick_features",
-        "tick_model_training", "promote_model",
+        "tick_model_training", "promote_model", "model_management",
     }  # fmt: skip
 
 
@@ -30,7 +30,7 @@ def test_every_dag_has_owner_tags_retries_timeout_and_pool(dagbag: DagBag, catal
         for task in dag.tasks:
             assert task.owner and task.owner != "airflow", (dag_id, task.task_id)
             assert task.pool, (dag_id, task.task_id)
-            if dag_id == "promote_model":
+            if dag_id in ("promote_model", "model_management"):
                 continue
             workload = catalog.workload(dag_id)
             assert task.execution_timeout is not None, (dag_id, task.task_id)
@@ -70,3 +70,19 @@ def test_tick_training_is_scheduled_on_the_features_asset(dagbag: DagBag) -> Non
     schedule = dagbag.dags["tick_model_training"].timetable
     assert "mlops://ticks/features" in str(schedule.asset_condition)
     assert dagbag.dags["tick_features"].catchup is True
+
+
+def test_model_management_requests_retrains_through_assets(dagbag: DagBag) -> None:
+    dag = dagbag.dags["model_management"]
+    for workload, training_dag in (("power", "power_lgbm_training"), ("mnist", "mnist_cnn_training"),
+                                   ("cifar10", "cifar10_cnn_training"), ("tick", "tick_model_training")):  # fmt: skip
+        report = dag.get_task(f"report_{workload}")
+        assert list(report.skip_on_exit_code) == [20]
+        assert "--cooldown" in report.bash_command and "--daily-budget" in report.bash_command
+        request = dag.get_task(f"request_retrain_{workload}")
+        assert request.upstream_task_ids == {report.task_id}
+        assert [o.uri for o in request.outlets] == [f"mlops://retrain/{workload}"]
+        assert f"mlops://retrain/{workload}" in str(dagbag.dags[training_dag].timetable.asset_condition)
+        assert dag.get_task(f"hygiene_{workload}").upstream_task_ids == set()
+    # Time-based schedules survive next to the retrain trigger.
+    assert dagbag.dags["power_lgbm_training"].timetable.timetable is not None

@@ -62,7 +62,8 @@ def pods(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], dict
 
 
 def test_every_workload_task_is_a_pod(pods: dict) -> None:
-    assert len(pods) == 4 * 4 + 2 + 1  # 4 training DAGs x 4 steps, tick_features x 2, promote
+    # 4 training DAGs x 4 steps, tick_features x 2, promote, model_management: report + hygiene x 4
+    assert len(pods) == 4 * 4 + 2 + 1 + 4 * 2
 
 
 def test_pods_validate_against_the_kubernetes_schema(pods: dict) -> None:

@@ -100,6 +100,23 @@ class GateSpec(Strict):
     min_value: float | None = None
 
 
+class Monitoring(Strict):
+    """Nightly quality report of the champion; past a threshold it requests a retrain (see management.py)."""
+
+    report: Step
+    max_degradation: float = Field(
+        0.2, gt=0, description="relative worsening of the gate metric that triggers"
+    )
+    max_psi: float = Field(0.25, gt=0, description="population stability index of any feature that triggers")
+    cooldown: Duration = Field(default_factory=lambda: timedelta(hours=12))
+    daily_budget: int = Field(2, ge=0, description="retrain requests per model per day at most")
+
+    @field_validator("cooldown", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return parse_duration(value)  # type: ignore[arg-type]
+
+
 class WorkloadSpec(Strict):
     dag_id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     kind: Literal["training", "features"]
@@ -129,6 +146,7 @@ class WorkloadSpec(Strict):
     registered_model: str | None = None
     gate: GateSpec | None = None
     auto_promote: bool = False
+    monitoring: Monitoring | None = None
     steps: dict[str, Step]
 
     @field_validator("retry_delay", "execution_timeout", mode="before")
@@ -145,8 +163,8 @@ class WorkloadSpec(Strict):
             raise ValueError("a training workload needs experiment, registered_model and gate")
         if self.schedule and self.schedule_on_asset:
             raise ValueError("give either schedule or schedule_on_asset, not both")
-        if self.auto_promote and self.kind != "training":
-            raise ValueError("auto_promote only applies to training workloads")
+        if self.kind != "training" and (self.auto_promote or self.monitoring):
+            raise ValueError("auto_promote and monitoring only apply to training workloads")
         return self
 
 
@@ -158,9 +176,29 @@ class LightSteps(Strict):
     pool: str
 
 
+class Hygiene(Strict):
+    max_age_days: int = Field(30, ge=1)
+    keep_last: int = Field(3, ge=0)
+
+
+class ModelManagement(Strict):
+    dag_id: str = "model_management"
+    team: str
+    schedule: str
+    retries: int = Field(1, ge=0)
+    execution_timeout: Duration = Field(default_factory=lambda: timedelta(hours=1))
+    hygiene: Hygiene = Field(default_factory=Hygiene)
+
+    @field_validator("execution_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return parse_duration(value)  # type: ignore[arg-type]
+
+
 class Catalog(Strict):
     version: Literal[1]
     light_steps: LightSteps
+    model_management: ModelManagement | None = None
     teams: dict[str, Team]
     node_pools: dict[str, NodePool]
     pools: dict[str, PoolSpec]
@@ -173,6 +211,8 @@ class Catalog(Strict):
             problems.append(f"light_steps: unknown node_pool {self.light_steps.node_pool!r}")
         if self.light_steps.pool not in self.pools:
             problems.append(f"light_steps: unknown pool {self.light_steps.pool!r}")
+        if self.model_management and self.model_management.team not in self.teams:
+            problems.append(f"model_management: unknown team {self.model_management.team!r}")
         seen: set[str] = set()
         produced = {w.produces_asset for w in self.workloads if w.produces_asset}
         for w in self.workloads:

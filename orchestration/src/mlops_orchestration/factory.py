@@ -9,6 +9,7 @@ from mlops_orchestration.alerts import alert_on_failure
 from mlops_orchestration.catalog import Catalog, WorkloadSpec, load_catalog
 from mlops_orchestration.constants import GATE_REFUSED_EXIT_CODES
 from mlops_orchestration.launchers import build_task
+from mlops_orchestration.management import build_model_management_dag, retrain_asset_uri
 from mlops_orchestration.notify import notify_outcome
 from mlops_orchestration.promotion import build_promote_dag
 from mlops_orchestration.settings import LaunchSettings
@@ -18,11 +19,26 @@ from mlops_orchestration.spec import RUN_KEY, step_spec
 TEAM_PERMISSIONS = {"DAGs": {"can_read", "can_edit"}, "DAG Runs": {"can_read", "can_create"}}
 
 
-def dag_arguments(catalog: Catalog, workload: WorkloadSpec) -> dict[str, Any]:
-    from airflow.sdk import Asset
+def schedule_of(workload: WorkloadSpec) -> Any:
+    """The catalog's schedule, or'ed with the workload's retrain Asset when it is monitored."""
+    from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable
 
+    upstream = Asset(workload.schedule_on_asset) if workload.schedule_on_asset else None
+    retrain = Asset(retrain_asset_uri(workload.workload)) if workload.monitoring else None
+    if retrain is None:
+        return [upstream] if upstream else workload.schedule
+    if upstream is not None:
+        return upstream | retrain
+    if workload.schedule is None:
+        return [retrain]
+    return AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(workload.schedule, timezone="UTC"), assets=retrain
+    )
+
+
+def dag_arguments(catalog: Catalog, workload: WorkloadSpec) -> dict[str, Any]:
     team = catalog.teams[workload.team]
-    schedule = [Asset(workload.schedule_on_asset)] if workload.schedule_on_asset else workload.schedule
+    schedule = schedule_of(workload)
     return {
         "dag_id": workload.dag_id,
         "description": workload.description,
@@ -109,6 +125,11 @@ def build_dags(catalog_path: Path, settings: LaunchSettings | None = None) -> di
     catalog = load_catalog(catalog_path)
     settings = settings or LaunchSettings.from_env()
     dags = {w.dag_id: build_workload_dag(catalog, w, settings) for w in catalog.workloads}
-    promote = build_promote_dag(catalog, settings)
-    dags[promote.dag_id] = promote
+    for extra in (build_promote_dag(catalog, settings), _management_dag(catalog, settings)):
+        if extra is not None:
+            dags[extra.dag_id] = extra
     return dags
+
+
+def _management_dag(catalog: Catalog, settings: LaunchSettings) -> Any:
+    return build_model_management_dag(catalog, settings) if catalog.model_management else None
