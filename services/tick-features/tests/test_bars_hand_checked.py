@@ -101,17 +101,12 @@ def test_bars_only_for_minutes_with_trades(hand_features: pd.DataFrame) -> None:
     assert second.next_return_sign == -1
 
 
-def test_single_trade_symbol(hand_features: pd.DataFrame) -> None:
+def test_trades_in_the_same_microsecond_keep_arrival_order(hand_features: pd.DataFrame) -> None:
     bar = _bar(hand_features, "BBB", 0)
-    assert (bar.open, bar.high, bar.low, bar.close, bar.volume, bar.trade_count) == (
-        50.0,
-        50.0,
-        50.0,
-        50.0,
-        10,
-        1,
-    )
-    assert bar.imbalance == -1.0 and bar.spread_bps == 0.25 / 50.0 * 1e4
+    ohlc = (bar.open, bar.high, bar.low, bar.close)
+    assert ohlc == (50.0, 50.25, 50.0, 50.25) and (bar.volume, bar.trade_count) == (40, 2)
+    assert bar.vwap == (50.0 * 10 + 50.25 * 30) / 40  # 50.1875
+    assert bar.imbalance == (30 - 10) / 40 and bar.spread_bps == 0.25 / 50.25 * 1e4
 
 
 def test_rolling_features_match_their_definitions(hand_features: pd.DataFrame) -> None:

@@ -6,7 +6,6 @@ the job checks that count before writing manifests.
 """
 
 import time
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -22,10 +21,10 @@ from mlops_core.run_context import collect_run_context
 from tick_features.bars import minute_bars, with_features
 from tick_features.layout import TickPaths, partition_dir
 from tick_features.manifest import PartitionManifest, RawFileEntry, write_manifest
+from tick_features.partition_stats import feature_partition_stats, quarantine_counts
 from tick_features.quality import ARRIVAL, arrival_file_rank, arrival_order, arrival_row, classify
 from tick_features.schema import (
     FEATURE_SCHEMA_VERSION,
-    FEATURE_TABLE_COLUMNS,
     PARTITION_COLUMN,
     RAW_COLUMNS,
 )
@@ -64,14 +63,6 @@ class RollupSummary(BaseModel):
     bars: int
     quarantined: dict[str, int]
     seconds: float
-
-
-@dataclass(frozen=True)
-class _PartitionStats:
-    bars: int
-    symbols: int
-    clean_ticks: int
-    checksum: str
 
 
 def read_raw_ticks(spark: SparkSession, raw_dir: Path, raw: RawPartitions) -> DataFrame:
@@ -138,46 +129,6 @@ def _remove_unrewritten(base: Path, dates: list[date], before: dict[date, set[st
             folder.rmdir()
 
 
-def _feature_stats(spark: SparkSession, features_dir: Path, dates: list[date]) -> dict[date, _PartitionStats]:
-    existing = [day for day in dates if partition_dir(features_dir, day).is_dir()]
-    if not existing:
-        return {}
-    frame = spark.read.option("basePath", str(features_dir)).parquet(
-        *[str(partition_dir(features_dir, day)) for day in existing]
-    )
-    row_hash = F.sha2(F.to_json(F.struct(*FEATURE_TABLE_COLUMNS)), 256)
-    rows = (
-        frame.groupBy(PARTITION_COLUMN)
-        .agg(
-            F.count(F.lit(1)).alias("bars"),
-            F.countDistinct("symbol").alias("symbols"),
-            F.sum("trade_count").alias("clean_ticks"),
-            F.sha2(F.concat_ws("\n", F.array_sort(F.collect_list(row_hash))), 256).alias("checksum"),
-        )
-        .collect()
-    )
-    return {
-        row[PARTITION_COLUMN]: _PartitionStats(
-            row.bars, row.symbols, row.clean_ticks, f"sha256:{row.checksum}"
-        )
-        for row in rows
-    }
-
-
-def _quarantine_counts(
-    spark: SparkSession, quarantine_dir: Path, dates: list[date]
-) -> dict[date, dict[str, int]]:
-    existing = [day for day in dates if partition_dir(quarantine_dir, day).is_dir()]
-    counts: dict[date, dict[str, int]] = {day: {} for day in dates}
-    if existing:
-        frame = spark.read.option("basePath", str(quarantine_dir)).parquet(
-            *[str(partition_dir(quarantine_dir, day)) for day in existing]
-        )
-        for row in frame.groupBy(PARTITION_COLUMN, "reason").count().collect():
-            counts[row[PARTITION_COLUMN]][row.reason] = row["count"]
-    return counts
-
-
 def run_rollup(spark: SparkSession, paths: TickPaths, start: date, end: date) -> RollupSummary:
     began = time.perf_counter()
     for key, value in REQUIRED_SQL_CONF.items():
@@ -204,13 +155,13 @@ def run_rollup(spark: SparkSession, paths: TickPaths, start: date, end: date) ->
     _remove_unrewritten(paths.features, dates, features_before)
     _remove_unrewritten(paths.quarantine, dates, quarantine_before)
 
-    stats = _feature_stats(spark, paths.features, dates)
-    quarantined = _quarantine_counts(spark, paths.quarantine, dates)
+    stats = {day: feature_partition_stats(partition_dir(paths.features, day)) for day in dates}
+    quarantined = {day: quarantine_counts(partition_dir(paths.quarantine, day)) for day in dates}
     raw_rows = raw.rows_by_date()
     context = collect_run_context("n/a", DISTRIBUTION)
     written_at = datetime.now(UTC).isoformat(timespec="seconds")
     for day in dates:
-        day_stats = stats.get(day, _PartitionStats(0, 0, 0, "sha256:none"))
+        day_stats = stats[day]
         dropped = raw_rows[day] - day_stats.clean_ticks - sum(quarantined[day].values())
         if dropped != 0:
             raise MlopsError(f"date={day}: {dropped} raw ticks are neither in a bar nor in the quarantine")
