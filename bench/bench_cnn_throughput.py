@@ -2,7 +2,7 @@
 
 Run with the service venv:  services/training-cnn/.venv/bin/python bench/bench_cnn_throughput.py
     [--dataset cifar10|mnist] [--images N] [--width W] [--batch-size B] [--epochs E] [--device auto|cpu|cuda]
-    [--compile] [--data-dir DIR]
+    [--compile] [--threads N] [--data-dir DIR]
 
 Both loops train on the same in-memory (or on-GPU) uint8 images; epochs alternate between the two so
 machine noise hits both alike. The CLI loop is `training_cnn.train.Trainer.run_epoch`, exactly what
@@ -76,10 +76,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per loop (after one warm-up)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--compile", action="store_true", help="torch.compile both models")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
 
     spec = dataset_spec(args.dataset)
     device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as scratch:
         splits = _splits(args, Path(scratch))
     common = dict(

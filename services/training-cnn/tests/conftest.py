@@ -3,10 +3,17 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from training_cnn.data import ImageSplits, load_splits
 from training_cnn.samples import generate_cifar10, generate_mnist
 from training_cnn.train import TrainConfig
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_cpu_thread() -> None:
+    """Tiny models train faster on one thread, and stay fast when other jobs share the cores."""
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

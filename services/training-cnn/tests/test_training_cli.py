@@ -1,5 +1,6 @@
 """`train-cnn` end to end against a real MLflow server: train, log, gate, register, reuse, refuse."""
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import mlflow
 import mlflow.onnx
 import numpy as np
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
@@ -125,3 +127,25 @@ def test_worse_than_champion_on_the_same_test_set_is_refused(
     champion_score = weak_run.data.metrics["champion_test_accuracy"]
     assert champion_score == pytest.approx(client.get_run(first_release.run_id).data.metrics["test_accuracy"])
     assert len(client.search_model_versions(f"name = '{NAMES.registered_model}'")) == 1
+
+
+def test_invalid_data_exits_3_before_touching_mlflow(mnist_dir: Path, tmp_path: Path) -> None:
+    for path in mnist_dir.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    broken = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    broken.write_bytes(b"\x00\x00\x08\x03" + bytes(12))
+    args = ["--dataset", "mnist", "--data-dir", str(tmp_path), "--tracking-uri", "http://127.0.0.1:9"]
+    result = CliRunner().invoke(app, args)
+    configure_logging()
+    assert result.exit_code == ExitCode.INVALID_DATA
+    assert f"error: {broken}: offset 0: wrong magic number 0x00000803" in result.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")
+def test_cuda_without_gpu_is_a_usage_error(mnist_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["--dataset", "mnist", "--data-dir", str(mnist_dir), "--device", "cuda"])
+    configure_logging()
+    assert result.exit_code == ExitCode.USAGE
+    message = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.stderr).split())  # typer draws a box around it
+    assert "Invalid value for --device: 'cuda' requested but torch" in message
+    assert "sees no CUDA device" in message

@@ -11,7 +11,7 @@ from mlops_core.exit_codes import ExitCode
 from mlops_core.gate import GateThresholds
 from mlops_core.logs import configure_logging
 from training_cnn.datasets import DatasetName, dataset_spec
-from training_cnn.device import resolve_device
+from training_cnn.device import configure_cpu_threads, resolve_device
 from training_cnn.pipeline import TrainRequest, run_training
 from training_cnn.train import TrainConfig
 
@@ -50,6 +50,12 @@ def train(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for initialization, shuffling and augmentation.")] = 0,
     device: Annotated[str, typer.Option(help="auto (cuda when present), cpu or cuda[:N].")] = "auto",
+    cpu_threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1, envvar="MLOPS_CPU_THREADS", help="torch CPU threads (default: the cgroup CPU quota)."
+        ),
+    ] = None,
     compile_model: Annotated[
         bool, typer.Option("--compile/--no-compile", help="torch.compile the training forward pass.")
     ] = False,
@@ -88,6 +94,7 @@ def train(
 ) -> None:
     """Train, log to MLflow, and gate + register the ONNX model as `challenger` when it passes."""
     configure_logging()
+    configure_cpu_threads(cpu_threads)
     spec = dataset_spec(dataset)
     data_root = _data_dir(data_dir, dataset)
     config = TrainConfig(

@@ -129,6 +129,7 @@ class Trainer:
         self.model = model.to(device)
         if self.cuda:
             self.model = self.model.to(memory_format=torch.channels_last)
+            torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
         self.forward: Callable[[torch.Tensor], torch.Tensor] = (
             torch.compile(self.model) if config.compile else self.model
         )
