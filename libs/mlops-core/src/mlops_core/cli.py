@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 
+from mlops_core.cli_management import hygiene
 from mlops_core.errors import MlopsError
 from mlops_core.logs import configure_logging
 from mlops_core.naming import CHALLENGER, CHAMPION, Workload, tracking_names
@@ -96,6 +97,8 @@ def show(workload: WorkloadOpt, tracking_uri: TrackingUriOpt = None) -> None:
         out[alias] = None if found is None else {"version": found.version, "run_id": found.run_id}
     typer.echo(json.dumps({"model": model, **out}))
 
+
+app.command("hygiene")(hygiene)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
