@@ -1,0 +1,1 @@
+"""A real local Airflow (api-server with the FAB auth manager) for the platform tests."""
