@@ -78,9 +78,17 @@ mlflow-down:  ## stop the MLflow server started by mlflow-up
 
 # --- data and Airflow ----------------------------------------------------------------------
 .PHONY: sample-data airflow-init dags-test demo
-sample-data: $(SERVICE_VENVS)  ## write sample data in the real formats under $(DATA_ROOT)
+TICK_START ?= 2026-11-16
+sample-data: $(SERVICE_VENVS)  ## write sample data in the real formats under $(DATA_ROOT) (skips what exists)
 	@test -f $(DATA_ROOT)/power/household_power_consumption.txt || \
 	  services/training-lgbm/.venv/bin/train-lgbm generate power --out $(DATA_ROOT)/power --days 400
+	@test -f $(DATA_ROOT)/mnist/train-images-idx3-ubyte.gz || \
+	  services/training-cnn/.venv/bin/cnn-data generate --dataset mnist --out $(DATA_ROOT)/mnist >/dev/null
+	@test -d $(DATA_ROOT)/cifar10/cifar-10-batches-bin || \
+	  services/training-cnn/.venv/bin/cnn-data generate --dataset cifar10 --out $(DATA_ROOT)/cifar10 >/dev/null
+	@test -d $(DATA_ROOT)/ticks/raw || services/tick-features/.venv/bin/tick-features generate \
+	  --data-root $(DATA_ROOT) --start $(TICK_START) --days 3 --symbols 8 --ticks-per-day 20000 >/dev/null
+	@echo "sample data in $(DATA_ROOT)"
 
 airflow-init: $(AIRFLOW_VENV)/.stamp  ## migrate Airflow's DB (SQLite) and create the catalog's pools
 	@mkdir -p $(AIRFLOW_HOME)
@@ -92,11 +100,8 @@ DAG ?= power_lgbm_training
 dags-test: setup sample-data mlflow-up airflow-init  ## run one DAG end to end: make dags-test DAG=<dag_id>
 	$(AIRFLOW) dags test $(DAG)
 
-demo: setup sample-data mlflow-up airflow-init  ## set everything up and run the power pipeline through Airflow
-	$(AIRFLOW) dags test power_lgbm_training > .run/demo-power.log 2>&1 || { tail -40 .run/demo-power.log; exit 1; }
-	@$(PLATFORM_VENV)/bin/mlops show --workload power
-	@echo "MLflow UI: $(MLFLOW_TRACKING_URI)  (experiment power-forecast, model power_lgbm)"
-	@echo "Airflow log of the run: .run/demo-power.log"
+demo: setup sample-data mlflow-up airflow-init  ## everything set up; every pipeline through Airflow; promote; serve
+	scripts/demo.sh
 
 # --- quality --------------------------------------------------------------------------------
 .PHONY: lint test test-core test-services test-orchestration test-platform
