@@ -8,11 +8,12 @@ import mlflow
 import pytest
 from mlflow.entities.model_registry import ModelVersion, ModelVersionTag
 from mlflow.tracking import MlflowClient
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from mlops_core.cli import app
 from mlops_core.errors import RegistryError
 from mlops_core.hygiene import ARCHIVED_TAG, HygieneAction, plan_hygiene, run_hygiene
+from mlops_core.logs import configure_logging
 from mlops_core.naming import CHALLENGER, CHAMPION, Workload, tracking_names
 from mlops_core.registry import promote
 from mlops_core.tracking import connect
@@ -117,11 +118,16 @@ def test_archives_old_versions_and_never_touches_champion_challenger_or_the_newe
     assert again.archived == [] and "already archived" in again.lines()[-2]
 
 
+def _invoke(args: list[str]) -> Result:
+    result = CliRunner().invoke(app, args)
+    configure_logging()  # the command bound logging to the runner's (now closed) stream
+    return result
+
+
 def test_cli_reports_each_version_and_honours_dry_run(tracking_uri: str) -> None:
     client = connect(tracking_uri)
     model = tracking_names(Workload.CIFAR10).registered_model
-    runner = CliRunner()
-    absent = runner.invoke(app, ["hygiene", "--workload", "cifar10", "--dry-run"])
+    absent = _invoke(["hygiene", "--workload", "cifar10", "--dry-run"])
     assert absent.exit_code == 0 and f"{model}: not registered yet" in absent.output
     experiment = client.create_experiment("hygiene-cli")
     run = client.create_run(experiment)
@@ -131,11 +137,11 @@ def test_cli_reports_each_version_and_honours_dry_run(tracking_uri: str) -> None
             client.create_model_version(model, f"runs:/{run.info.run_id}/model", run.info.run_id)
         client.set_registered_model_alias(model, CHAMPION, "1")
         args = ["hygiene", "--workload", "cifar10", "--max-age-days", "0", "--keep-last", "1"]
-        dry = runner.invoke(app, [*args, "--dry-run"])
+        dry = _invoke([*args, "--dry-run"])
         assert dry.exit_code == 0, dry.output
         assert f"would archive {model} v2" in dry.output and f"kept {model} v1: alias champion" in dry.output
         assert ARCHIVED_TAG not in client.get_model_version(model, "2").tags
-        done = runner.invoke(app, args)
+        done = _invoke(args)
         assert done.exit_code == 0 and f"archived {model} v2" in done.output
         assert f"{model}: 1 of 3 versions archived" in done.output
         assert client.get_model_version(model, "2").tags[ARCHIVED_TAG] == "true"

@@ -12,9 +12,9 @@ import pytest
 from mlops_core.drift import compare_features
 from mlops_core.exit_codes import ExitCode
 from mlops_core.gate import GateThresholds
-from mlops_core.monitoring import conclude_report, no_champion
+from mlops_core.monitoring import champion_under_review, conclude_report, no_champion
 from mlops_core.naming import CHAMPION, TrackingNames
-from mlops_core.quality import DriftComparison, PerformanceComparison, QualityReport, champion_under_review
+from mlops_core.quality import DriftComparison, PerformanceComparison, QualityReport
 from mlops_core.retrain_policy import RetrainPolicy
 from mlops_core.run_context import RunContext
 from mlops_core.served_requests import read_served_sample

@@ -3,25 +3,23 @@
 Report commands live in each workload's image (they need its data loaders and model runtime) but take
 the same policy options, end the same way (summary line, exit 0 = retrain requested, 20 = not) and map
 errors to the same exit codes; that part is here so the contract with the DAG has one home.
+MLflow is imported only when a command runs, so workload CLIs that import these options start fast.
 """
 
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mlops_core.errors import MlopsError
-from mlops_core.exit_codes import ExitCode
-from mlops_core.hygiene import run_hygiene
-from mlops_core.logs import configure_logging, get_logger
-from mlops_core.monitoring import ReportOutcome
+from mlops_core.logs import configure_logging
 from mlops_core.naming import Workload, tracking_names
-from mlops_core.retrain_policy import RetrainPolicy, parse_duration
-from mlops_core.tracking import connect
 
-log = get_logger(__name__)
+if TYPE_CHECKING:
+    from mlops_core.monitoring import ReportOutcome
+    from mlops_core.retrain_policy import RetrainPolicy
 
 # --- options shared by every `report` command ---------------------------------------------------
 MaxDegradationOpt = Annotated[
@@ -64,25 +62,26 @@ def default_request_log_dir(explicit: Path | None) -> Path:
 
 def retrain_policy(
     max_degradation: float, max_psi: float, cooldown: str, daily_budget: int, min_drift_rows: int
-) -> RetrainPolicy:
-    """The policy from the shared options (ValueError on a bad duration or value)."""
-    return RetrainPolicy(
-        max_degradation=max_degradation,
-        max_psi=max_psi,
-        cooldown=parse_duration(cooldown),
-        daily_budget=daily_budget,
-        min_drift_rows=min_drift_rows,
-    )
+) -> "RetrainPolicy":
+    """The policy from the shared options; a bad value is a usage error (exit 2)."""
+    from mlops_core.retrain_policy import RetrainPolicy, parse_duration
+
+    try:
+        return RetrainPolicy(
+            max_degradation=max_degradation,
+            max_psi=max_psi,
+            cooldown=parse_duration(cooldown),
+            daily_budget=daily_budget,
+            min_drift_rows=min_drift_rows,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
 
 
-def run_report_command(build: Callable[[], ReportOutcome]) -> None:
+def run_report_command(build: Callable[[], "ReportOutcome"]) -> None:
     """Run a report, print its one-line summary last, exit with its code (3 bad data, 1 other errors)."""
     try:
         outcome = build()
-    except ValueError as exc:
-        # Bad option values (an unparseable duration, a policy out of range) are usage errors.
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(int(ExitCode.USAGE)) from exc
     except MlopsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(int(exc.exit_code)) from exc
@@ -103,6 +102,9 @@ def hygiene(
     tracking_uri: TrackingUriOpt = None,
 ) -> None:
     """Archive (tag, never delete) old versions that are neither `champion` nor `challenger` nor the newest."""
+    from mlops_core.hygiene import run_hygiene
+    from mlops_core.tracking import connect
+
     configure_logging()
     model = tracking_names(workload).registered_model
     result = run_hygiene(connect(tracking_uri), model, max_age_days, keep_last, dry_run)

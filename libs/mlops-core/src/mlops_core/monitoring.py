@@ -6,20 +6,25 @@ champion's logged model, so the model version carries one row per nightly report
 are copied into version tags for the registry page. Only then is the retrain policy applied.
 """
 
+import contextlib
 import re
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mlflow.entities import Metric
+from mlflow.entities import Metric, Run
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from mlops_core.exit_codes import ExitCode
+from mlops_core.gate import GateThresholds, candidate_metric
 from mlops_core.logs import get_logger
-from mlops_core.naming import Tag
-from mlops_core.quality import ChampionUnderReview, QualityReport
+from mlops_core.naming import Tag, TrackingNames
+from mlops_core.quality import QualityReport
 from mlops_core.quality_render import plot_files, to_html, to_markdown
+from mlops_core.registry import resolve_champion
 from mlops_core.retrain_policy import RetrainDecision, RetrainPolicy, apply_policy, retrain_signals
 from mlops_core.run_context import RunContext
 
@@ -42,6 +47,47 @@ _METRIC_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_\-./ ]")
 
 def _metric_key(name: str) -> str:
     return _METRIC_KEY_UNSAFE.sub("_", name)
+
+
+def _end_run(client: MlflowClient, run_id: str, status: str) -> None:
+    # MLflow prints "View run ..." links to stdout here; stdout's last line is the report's summary.
+    with contextlib.redirect_stdout(sys.stderr):
+        client.set_terminated(run_id, status=status)
+
+
+@dataclass(frozen=True)
+class ChampionUnderReview:
+    """The `champion` version, its training run and the gate thresholds that run recorded."""
+
+    model_name: str
+    version: ModelVersion
+    run: Run
+    thresholds: GateThresholds
+
+    @property
+    def uri(self) -> str:
+        """Pinned to the version, so an alias move during the report cannot mix two models."""
+        return f"models:/{self.model_name}/{self.version.version}"
+
+    @property
+    def metric_at_training(self) -> float | None:
+        return self.run.data.metrics.get(candidate_metric(self.thresholds.metric))
+
+    def param(self, key: str) -> str | None:
+        return self.run.data.params.get(key)
+
+
+def champion_under_review(client: MlflowClient, names: TrackingNames) -> ChampionUnderReview | None:
+    version = resolve_champion(client, names.registered_model)
+    if version is None:
+        return None
+    run = client.get_run(version.run_id)
+    return ChampionUnderReview(
+        model_name=names.registered_model,
+        version=version,
+        run=run,
+        thresholds=GateThresholds.from_params(run.data.params),
+    )
 
 
 @dataclass(frozen=True)
@@ -151,7 +197,7 @@ def publish_report(
         for key, value in version_tags.items():
             client.set_model_version_tag(champion.model_name, version, key, value)
     except Exception:
-        client.set_terminated(run_id, status="FAILED")
+        _end_run(client, run_id, "FAILED")
         raise
     log.info("quality report logged", model=champion.model_name, version=version, run_id=run_id)
     return run_id
@@ -179,9 +225,9 @@ def conclude_report(
             champion.model_name, champion.version.version, LAST_VERDICT_TAG, decision.verdict.value
         )
     except Exception:
-        client.set_terminated(run_id, status="FAILED")
+        _end_run(client, run_id, "FAILED")
         raise
-    client.set_terminated(run_id, status="FINISHED")
+    _end_run(client, run_id, "FINISHED")
     return ReportOutcome(
         model=champion.model_name,
         version=champion.version.version,

@@ -2,57 +2,16 @@
 
 Every workload builds one `QualityReport` from its own data; rendering (`quality_render`), logging and
 the retrain decision (`monitoring`) are shared. The champion's training-time number is the gate metric
-its training run logged on its test set (`test_<metric>`), with the gate's own direction.
+its training run logged on its test set (`test_<metric>`), with the gate's own direction. Plain data:
+no MLflow import, so command modules can use these types without loading it.
 """
 
 import math
-from dataclasses import dataclass
 from datetime import datetime
 
-from mlflow.entities import Run
-from mlflow.entities.model_registry import ModelVersion
-from mlflow.tracking import MlflowClient
 from pydantic import BaseModel, computed_field
 
 from mlops_core.drift import FeatureDrift
-from mlops_core.gate import GateThresholds, candidate_metric
-from mlops_core.naming import TrackingNames
-from mlops_core.registry import resolve_champion
-
-
-@dataclass(frozen=True)
-class ChampionUnderReview:
-    """The `champion` version, its training run and the gate thresholds that run recorded."""
-
-    model_name: str
-    version: ModelVersion
-    run: Run
-    thresholds: GateThresholds
-
-    @property
-    def uri(self) -> str:
-        """Pinned to the version, so an alias move during the report cannot mix two models."""
-        return f"models:/{self.model_name}/{self.version.version}"
-
-    @property
-    def metric_at_training(self) -> float | None:
-        return self.run.data.metrics.get(candidate_metric(self.thresholds.metric))
-
-    def param(self, key: str) -> str | None:
-        return self.run.data.params.get(key)
-
-
-def champion_under_review(client: MlflowClient, names: TrackingNames) -> ChampionUnderReview | None:
-    version = resolve_champion(client, names.registered_model)
-    if version is None:
-        return None
-    run = client.get_run(version.run_id)
-    return ChampionUnderReview(
-        model_name=names.registered_model,
-        version=version,
-        run=run,
-        thresholds=GateThresholds.from_params(run.data.params),
-    )
 
 
 def relative_degradation(at_training: float, current: float, greater_is_better: bool) -> float:
