@@ -3,6 +3,7 @@
 import typer
 
 from training_lgbm.power import cli as power_cli
+from training_lgbm.power import report as power_report
 from training_lgbm.tick import cli as tick_cli
 
 app = typer.Typer(help="LightGBM training workloads.", no_args_is_help=True)
@@ -14,6 +15,12 @@ generate_app = typer.Typer(
 )
 app.add_typer(validate_app, name="validate")
 app.add_typer(generate_app, name="generate")
+report_app = typer.Typer(
+    help="Nightly quality report of a workload's champion: exit 0 = retrain requested, 20 = not.",
+    no_args_is_help=True,
+)
+app.add_typer(report_app, name="report")
+report_app.command("power")(power_report.report)
 
 app.command("power")(power_cli.train)
 validate_app.command("power")(power_cli.validate)

@@ -32,6 +32,7 @@ from training_lgbm.power.features import (
     split_by_time,
 )
 from training_lgbm.power.model import ModelConfig, fit
+from training_lgbm.power.report import LAST_TIMESTAMP_PARAM
 
 log = get_logger(__name__)
 DISTRIBUTION = "training-lgbm"
@@ -158,6 +159,8 @@ def _train_and_log(
         }
         log.info("prepared features", features=len(columns), **rows)
         _log_params(request, rows)
+        # Where the champion's data ends: `train-lgbm report power` scores it on the periods after this.
+        mlflow.log_param(LAST_TIMESTAMP_PARAM, split.test.index.max().isoformat())
         with stage(log, "fit"):
             booster = fit(
                 split.train[columns], split.train[TARGET], split.validation[columns], split.validation[TARGET],
