@@ -108,21 +108,22 @@ def main() -> None:
     labels = torch.from_numpy(splits.train_labels).to(device)
 
     results: dict[str, list[float]] = {"reference": [], "cli": [], "cli_augmented": []}
+    loops = {
+        "reference": lambda: reference_epoch(
+            reference_forward, reference_optimizer, images, labels, cfg.batch_size, device
+        ),
+        "cli": lambda: cli.run_epoch(epoch).images_per_sec,
+        "cli_augmented": lambda: cli_augmented.run_epoch(epoch).images_per_sec,
+    }
+    names = list(loops)
     for epoch in range(1, args.epochs + 2):  # epoch 1 warms up (allocations, oneDNN/cuDNN plans, compile)
-        timed = {
-            "reference": reference_epoch(
-                reference_forward, reference_optimizer, images, labels, cfg.batch_size, device
-            ),
-            "cli": cli.run_epoch(epoch).images_per_sec,
-            "cli_augmented": cli_augmented.run_epoch(epoch).images_per_sec,
-        }
+        turn = names[epoch % 3 :] + names[: epoch % 3]  # rotate the order so no loop always goes first
+        timed = {name: loops[name]() for name in turn}
         if epoch > 1:
             for name, value in timed.items():
                 results[name].append(value)
-        print(
-            f"epoch {epoch}{' (warm-up)' if epoch == 1 else ''}: "
-            + "  ".join(f"{k}={v:,.0f} img/s" for k, v in timed.items())
-        )
+        label = f"epoch {epoch}{' (warm-up)' if epoch == 1 else ''}"
+        print(f"{label}: " + "  ".join(f"{k}={timed[k]:,.0f} img/s" for k in names), flush=True)
 
     median = {name: statistics.median(values) for name, values in results.items()}
     summary = {

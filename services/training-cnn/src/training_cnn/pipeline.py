@@ -22,7 +22,7 @@ from training_cnn.data import ImageSplits, load_splits
 from training_cnn.datasets import DatasetName
 from training_cnn.evaluate import accuracy, confusion_matrix, majority_baseline_accuracy, predict_logits
 from training_cnn.export import OnnxClassifier, export_onnx
-from training_cnn.train import EpochCallback, EpochResult, TrainConfig, Trainer, channel_stats, fit, new_model
+from training_cnn.train import EpochCallback, EpochResult, TrainConfig, Trainer, fit, new_model
 
 log = get_logger(__name__)
 
@@ -112,13 +112,13 @@ def _train_and_log(
     trainer = Trainer(new_model(splits, config), splits, config, request.device)
 
     def after_epoch(result: EpochResult, replayed: bool) -> None:
-        run_logging.log_epoch(result, replayed)
+        run_logging.log_epoch(result)  # replayed epochs carry the values measured when they ran
         if on_epoch_end:
             on_epoch_end(result, replayed)
 
     with mlflow.start_run(run_id=keyed.run_id):
         mlflow.set_tag(Tag.WORKLOAD, splits.spec.workload.value)
-        mean, std = channel_stats(splits.train_images)
+        mean, std = (stat.flatten().tolist() for stat in (trainer.model.mean, trainer.model.std))
         run_logging.log_inputs(
             splits,
             request.data_dir,

@@ -28,9 +28,8 @@ PYTORCH_ARTIFACT = "pytorch-model"
 INPUT_EXAMPLE_SIZE = 2
 
 
-def log_epoch(result: EpochResult, replayed: bool) -> None:
+def log_epoch(result: EpochResult) -> None:
     """Per-epoch metrics at step = epoch; a resumed run replays the checkpoint's history first."""
-    del replayed  # the values are the ones measured when the epoch ran
     mlflow.log_metrics(
         {
             "train_loss": result.train_loss,
