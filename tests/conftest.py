@@ -27,10 +27,16 @@ class Airflow:
 
     def run(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(AIRFLOW_VENV / "airflow"), *args], env=self.env, capture_output=True, text=True, timeout=timeout
+            [str(AIRFLOW_VENV / "airflow"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
-    def dags_test(self, dag_id: str, logical_date: str | None = None, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    def dags_test(
+        self, dag_id: str, logical_date: str | None = None, **extra_env: str
+    ) -> subprocess.CompletedProcess[str]:
         args = ["dags", "test", dag_id, *([logical_date] if logical_date else [])]
         env = {**self.env, **extra_env}
         return subprocess.run(
@@ -44,7 +50,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def airflow(tmp_path_factory: pytest.TempPathFactory, mlflow_server, data_root: Path) -> Iterator[Airflow]:  # noqa: ANN001
+def airflow(tmp_path_factory: pytest.TempPathFactory, mlflow_server, data_root: Path) -> Iterator[Airflow]:
     """A migrated Airflow home (SQLite) with the catalog's pools, in `local` launch mode."""
     home = tmp_path_factory.mktemp("airflow-home")
     env = {

@@ -11,7 +11,7 @@ from mlops_core.registry import version_for_alias
 from .conftest import Airflow, service_cli
 
 
-def test_power_dag_trains_gates_and_registers(airflow: Airflow, data_root: Path, mlflow_server) -> None:  # noqa: ANN001
+def test_power_dag_trains_gates_and_registers(airflow: Airflow, data_root: Path, mlflow_server) -> None:
     subprocess.run(
         [str(service_cli("training-lgbm", "train-lgbm")), "generate", "power", "--out", str(data_root / "power"),
          "--days", "60"],

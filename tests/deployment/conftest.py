@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from deployment.helpers import K8S, OVERLAYS, render
+from .helpers import K8S, OVERLAYS, render
 
 
 @pytest.fixture(scope="session")

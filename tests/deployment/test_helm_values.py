@@ -10,8 +10,9 @@ import jsonschema
 import pytest
 import yaml
 
-from deployment.helpers import REPO
 from mlops_core.testing.kubernetes import restricted_violations
+
+from .helpers import REPO
 
 VALUES = REPO / "charts-values" / "airflow"
 LAUNCHER_ENV = {"MLOPS_LAUNCH_MODE", "MLOPS_K8S_NAMESPACE", "MLOPS_IMAGE_PREFIX", "MLOPS_K8S_GPU"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deployment.helpers import REPO
+from .helpers import REPO
 
 SERVICE_DOCKERFILES = [
     *sorted((REPO / "services").glob("*/Dockerfile")),

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from deployment.helpers import K8S, REPO
+from .helpers import K8S, REPO
 
 CATALOG = REPO / "orchestration" / "dags" / "catalog.yaml"
 POOL_LABEL = "mlops.io/node-pool"

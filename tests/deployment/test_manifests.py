@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from deployment.helpers import K8S, OVERLAYS, find, is_custom_resource
 from mlops_core.testing.kubernetes import describe, pod_spec_of, restricted_violations, validate_manifest
+
+from .helpers import OVERLAYS, find, is_custom_resource
 
 K8S_VERSIONS = ("1.33", "1.37")  # a current minimum and the newest schemas bundled
 ALL = (*OVERLAYS, "base")
@@ -67,16 +68,33 @@ def test_pod_launcher_role_grants_exactly_what_kubernetes_pod_operator_needs(ren
         "name": "pod-launcher",
     }
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "airflow-worker", "namespace": "mlops"}]
-    # Nothing cluster-wide, and nobody else is bound to anything.
+    # Nothing cluster-wide, and nobody else is bound to anything (but the Spark driver in `cluster`).
     assert [o for o in objects if o["kind"] in {"ClusterRole", "ClusterRoleBinding"}] == []
-    assert [describe(o) for o in objects if o["kind"] == "RoleBinding"] == [describe(binding)]
+    bindings = {describe(o) for o in objects if o["kind"] == "RoleBinding"}
+    expected_bindings = {describe(binding)}
+    if overlay == "cluster":
+        expected_bindings.add("RoleBinding/mlops/spark-tick-features-driver")
+    assert bindings == expected_bindings
+
+
+def test_spark_driver_is_bound_only_to_its_namespace_role(rendered) -> None:
+    objects = rendered["cluster"]
+    binding = find(objects, "RoleBinding", "spark-tick-features-driver")
+    assert binding["roleRef"]["kind"] == "Role" and binding["roleRef"]["name"] == "spark-driver"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "spark-tick-features", "namespace": "mlops"}
+    ]
+    role = find(objects, "Role", "spark-driver")
+    resources = {resource for rule in role["rules"] for resource in rule["resources"]}
+    assert resources == {"pods", "services", "configmaps", "persistentvolumeclaims"}  # no secrets, no exec
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_service_accounts_and_api_tokens(rendered, overlay: str) -> None:
     objects = rendered[overlay]
     accounts = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ServiceAccount"}
-    assert set(accounts) == {"airflow-worker", "mlops-workload", "mlflow", "serving"}
+    spark = {"spark-tick-features"} if overlay == "cluster" else set()
+    assert set(accounts) == {"airflow-worker", "mlops-workload", "mlflow", "serving", *spark}
     for name in ("mlops-workload", "mlflow", "serving"):
         assert accounts[name].get("automountServiceAccountToken") is False, name
     for name in ("mlflow", "serving"):
@@ -181,10 +199,9 @@ def test_data_volume_is_shared_by_cpu_and_gpu_nodes(rendered) -> None:
     )
 
 
-def test_overlays_include_the_spark_tick_features_component_once_it_exists() -> None:
-    component = K8S / "components" / "spark-tick-features"
-    if not (component / "kustomization.yaml").exists():
-        pytest.skip("k8s/components/spark-tick-features does not exist yet")
-    for overlay in OVERLAYS:
-        text = (K8S / "overlays" / overlay / "kustomization.yaml").read_text()
-        assert "../../components/spark-tick-features" in text, overlay
+def test_cluster_overlay_runs_the_tick_rollup_under_the_spark_operator(rendered) -> None:
+    # kind runs the rollup in a KubernetesPodOperator pod (Spark local mode); clusters may use the operator.
+    apps = [o for o in rendered["cluster"] if o["kind"] == "SparkApplication"]
+    assert len(apps) == 1
+    assert apps[0]["spec"]["arguments"][0] == "rollup"  # the same CLI the tick_features DAG runs
+    assert not [o for o in rendered["kind"] if o["kind"] == "SparkApplication"]

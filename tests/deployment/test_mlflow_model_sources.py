@@ -12,10 +12,11 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from deployment.helpers import find
 from mlops_core.naming import MODEL_ARTIFACT
 from mlops_core.testing import MlflowServer
 from mlops_core.testing.kubernetes import pod_spec_of
+
+from .helpers import find
 
 ENV = "MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from deployment.helpers import OVERLAYS
+from .helpers import OVERLAYS
 
 NAMESPACE = "mlops"
 MLFLOW = {"app.kubernetes.io/name": "mlflow"}

@@ -147,6 +147,7 @@ class WorkloadSpec(Strict):
     gate: GateSpec | None = None
     auto_promote: bool = False
     monitoring: Monitoring | None = None
+    env: dict[str, str] = Field({}, description="extra environment for every step of this workload")
     steps: dict[str, Step]
 
     @field_validator("retry_delay", "execution_timeout", mode="before")

@@ -63,7 +63,7 @@ def step_spec(
         node_pool=catalog.node_pools[workload.node_pool if heavy else light.node_pool],
         pool=workload.pool if heavy else light.pool,
         priority_class=workload.priority_class,
-        env={**LINEAGE_ENV, "MLOPS_WORKLOAD": workload.workload},
+        env={**workload.env, **LINEAGE_ENV, "MLOPS_WORKLOAD": workload.workload},
         execution_timeout=execution_timeout,
         skip_on_exit_codes=skip_on_exit_codes,
     )

@@ -10,6 +10,16 @@ from contextlib import contextmanager
 import structlog
 
 
+class _CurrentStderr:
+    """Writes to whatever `sys.stderr` is at call time (test runners swap and close it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str | None = None) -> None:
     level_name = (level or os.environ.get("MLOPS_LOG_LEVEL", "INFO")).upper()
     fmt = os.environ.get("MLOPS_LOG_FORMAT", "console" if sys.stderr.isatty() else "json")
@@ -26,7 +36,7 @@ def configure_logging(level: str | None = None) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level_name)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),
         cache_logger_on_first_use=False,
     )
 
