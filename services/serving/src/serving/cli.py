@@ -5,7 +5,9 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
+from mlops_core.exit_codes import ExitCode
 from mlops_core.logs import configure_logging
 from mlops_core.tracking import connect
 from serving.app import create_app
@@ -69,7 +71,11 @@ def serve(
         }.items()
         if value is not None
     }
-    settings = ServingSettings(**overrides)
+    try:
+        settings = ServingSettings(**overrides)
+    except ValidationError as exc:
+        typer.echo(f"error: invalid serving settings (options or SERVING_* env):\n{exc}", err=True)
+        raise typer.Exit(int(ExitCode.USAGE)) from None
     application = create_app(settings, connect(tracking_uri))
     uvicorn.run(
         application,

@@ -34,7 +34,12 @@ def image_statistics(inputs: np.ndarray) -> list[dict[str, Any]]:
     """Per-image pixel statistics on the 0..255 scale (inputs are N×C×H×W in [0, 1])."""
     flat = inputs.reshape(len(inputs), -1) * 255.0
     return [
-        {"mean": round(float(m), 3), "std": round(float(s), 3), "min": float(lo), "max": float(hi)}
+        {
+            "mean": round(float(m), 3),
+            "std": round(float(s), 3),
+            "min": round(float(lo), 3),
+            "max": round(float(hi), 3),
+        }
         for m, s, lo, hi in zip(flat.mean(1), flat.std(1), flat.min(1), flat.max(1), strict=True)
     ]
 

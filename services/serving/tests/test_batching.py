@@ -1,0 +1,156 @@
+"""Micro-batcher behaviour with a real (tiny) predictor: batching, limits, version grouping, errors."""
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+from serving.batching import MicroBatcher
+
+
+@dataclass
+class RecordingPredictor:
+    """Doubles its inputs and remembers every call's size; can be told to fail."""
+
+    offset: float = 0.0
+    calls: list[int] = field(default_factory=list)
+    fail: bool = False
+    release: threading.Event | None = None
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        if self.release is not None:
+            self.release.wait(5)
+        self.calls.append(len(inputs))
+        if self.fail:
+            raise ValueError("model exploded")
+        return inputs[:, 0] * 2 + self.offset
+
+
+@dataclass(frozen=True)
+class FakeServed:
+    name: str
+    version: str
+    predictor: Any
+
+
+def _run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_concurrent_submissions_share_calls_and_get_their_own_rows() -> None:
+    predictor = RecordingPredictor()
+    model = FakeServed("m", "1", predictor)
+    observed: list[int] = []
+
+    async def scenario() -> list[np.ndarray]:
+        batcher = MicroBatcher(
+            "m", max_rows=8, max_wait_s=0.05, on_batch=lambda _, rows: observed.append(rows)
+        )
+        batcher.start()
+        results = await asyncio.gather(*(batcher.submit(model, np.array([[float(i)]])) for i in range(20)))
+        await batcher.stop()
+        return results
+
+    results = _run(scenario())
+
+    assert [r.tolist() for r in results] == [[2.0 * i] for i in range(20)]
+    assert predictor.calls == [8, 8, 4]
+    assert observed == predictor.calls
+
+
+def test_a_request_is_never_split_across_batches() -> None:
+    predictor = RecordingPredictor()
+    model = FakeServed("m", "1", predictor)
+
+    async def scenario() -> list[np.ndarray]:
+        batcher = MicroBatcher("m", max_rows=4, max_wait_s=0.05, on_batch=lambda *_: None)
+        batcher.start()
+        sizes = [3, 3, 2, 5]
+        results = await asyncio.gather(*(batcher.submit(model, np.ones((n, 1)) * n) for n in sizes))
+        await batcher.stop()
+        return results
+
+    results = _run(scenario())
+
+    assert [len(r) for r in results] == [3, 3, 2, 5]
+    assert predictor.calls == [3, 3, 2, 5]  # 3+3 > 4 and 2+5 > 4: each waits for the next call
+    assert all((r == 2 * len(r)).all() for r in results)
+
+
+def test_requests_for_different_versions_never_share_a_call() -> None:
+    old, new = RecordingPredictor(offset=0.0), RecordingPredictor(offset=100.0)
+    v1, v2 = FakeServed("m", "1", old), FakeServed("m", "2", new)
+
+    async def scenario() -> list[np.ndarray]:
+        batcher = MicroBatcher("m", max_rows=64, max_wait_s=0.05, on_batch=lambda *_: None)
+        batcher.start()
+        models = [v1, v2, v1, v2, v2]
+        results = await asyncio.gather(*(batcher.submit(m, np.array([[1.0]])) for m in models))
+        await batcher.stop()
+        return results
+
+    results = _run(scenario())
+
+    assert [r.tolist() for r in results] == [[2.0], [102.0], [2.0], [102.0], [102.0]]
+    assert (sum(old.calls), sum(new.calls)) == (2, 3)
+
+
+def test_a_failing_call_fails_its_requests_and_the_batcher_keeps_going() -> None:
+    predictor = RecordingPredictor(fail=True)
+    model = FakeServed("m", "1", predictor)
+
+    async def scenario() -> tuple[list[Any], np.ndarray]:
+        batcher = MicroBatcher("m", max_rows=8, max_wait_s=0.01, on_batch=lambda *_: None)
+        batcher.start()
+        failed = await asyncio.gather(
+            *(batcher.submit(model, np.ones((1, 1))) for _ in range(3)), return_exceptions=True
+        )
+        predictor.fail = False
+        recovered = await batcher.submit(model, np.ones((1, 1)))
+        await batcher.stop()
+        return failed, recovered
+
+    failed, recovered = _run(scenario())
+
+    assert all(isinstance(f, ValueError) for f in failed)
+    assert recovered.tolist() == [2.0]
+
+
+def test_stop_finishes_what_is_queued() -> None:
+    release = threading.Event()
+    predictor = RecordingPredictor(release=release)
+    model = FakeServed("m", "1", predictor)
+
+    async def scenario() -> list[np.ndarray]:
+        batcher = MicroBatcher("m", max_rows=2, max_wait_s=0.0, on_batch=lambda *_: None)
+        batcher.start()
+        pending = [asyncio.ensure_future(batcher.submit(model, np.array([[float(i)]]))) for i in range(5)]
+        await asyncio.sleep(0.05)
+        stopping = asyncio.ensure_future(batcher.stop())
+        release.set()
+        await stopping
+        return [p.result() for p in pending]
+
+    results = _run(scenario())
+
+    assert [r.tolist() for r in results] == [[0.0], [2.0], [4.0], [6.0], [8.0]]
+
+
+@pytest.mark.parametrize("max_wait_s", [0.0, 0.002])
+def test_a_single_request_is_answered_without_waiting_for_company(max_wait_s: float) -> None:
+    model = FakeServed("m", "1", RecordingPredictor())
+
+    async def scenario() -> float:
+        batcher = MicroBatcher("m", max_rows=64, max_wait_s=max_wait_s, on_batch=lambda *_: None)
+        batcher.start()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await batcher.submit(model, np.ones((1, 1)))
+        elapsed = loop.time() - started
+        await batcher.stop()
+        return elapsed
+
+    assert _run(scenario()) < max_wait_s + 0.5
