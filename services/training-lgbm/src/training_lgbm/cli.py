@@ -5,6 +5,7 @@ import typer
 from training_lgbm.power import cli as power_cli
 from training_lgbm.power import report as power_report
 from training_lgbm.tick import cli as tick_cli
+from training_lgbm.tick import report as tick_report
 
 app = typer.Typer(help="LightGBM training workloads.", no_args_is_help=True)
 validate_app = typer.Typer(
@@ -21,6 +22,7 @@ report_app = typer.Typer(
 )
 app.add_typer(report_app, name="report")
 report_app.command("power")(power_report.report)
+report_app.command("tick")(tick_report.report)
 
 app.command("power")(power_cli.train)
 validate_app.command("power")(power_cli.validate)

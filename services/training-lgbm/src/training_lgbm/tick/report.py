@@ -1,0 +1,221 @@
+"""`train-lgbm report tick`: the tick champion on the feature partitions that arrived after its window.
+
+Newest labelled data = partitions after the champion's `data.last_date` (at most `--recent-days` of the
+latest); the realised direction is the label already in the features (`next_return_sign`). The gate
+metric (AUC) there is compared with the champion's test AUC at training time. Drift: every model input
+of the champion's training window (`data.first_date`..`data.last_date`) against the new partitions, and
+against the feature records serving sampled. MLflow is imported when a report runs.
+"""
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import numpy as np
+import typer
+
+from mlops_core.cli_management import (
+    CooldownOpt,
+    DailyBudgetOpt,
+    MaxDegradationOpt,
+    MaxPsiOpt,
+    MinDriftRowsOpt,
+    RequestLogDaysOpt,
+    RequestLogDirOpt,
+    TrackingUriOpt,
+    default_request_log_dir,
+    retrain_policy,
+    run_report_command,
+)
+from mlops_core.drift import compare_features
+from mlops_core.errors import DataValidationError, MlopsError
+from mlops_core.logs import configure_logging, get_logger, stage
+from mlops_core.naming import Tag, Workload, tracking_names
+from mlops_core.quality import DriftComparison, PerformanceComparison, QualityReport
+from mlops_core.run_context import collect_run_context
+from mlops_core.served_requests import FEATURES_FIELD, read_served_sample
+from training_lgbm.tick.cli import DataDirOpt, FeaturesDirOpt, ManifestDirOpt, _folders
+from training_lgbm.tick.data import FEATURES, TARGET, FeatureWindow, available_dates, load_window
+from training_lgbm.tick.evaluate import classification_metrics
+
+if TYPE_CHECKING:
+    from mlflow.pyfunc import PyFuncModel
+
+    from mlops_core.monitoring import ChampionUnderReview, ReportOutcome
+    from mlops_core.retrain_policy import RetrainPolicy
+
+log = get_logger(__name__)
+DISTRIBUTION = "training-lgbm"
+# Logged by `tick.train` on every training run: the first and last partition of its window.
+FIRST_DATE_PARAM = "data.first_date"
+LAST_DATE_PARAM = "data.last_date"
+
+
+def training_window(champion: "ChampionUnderReview") -> tuple[date, date]:
+    first, last = champion.param(FIRST_DATE_PARAM), champion.param(LAST_DATE_PARAM)
+    if first is None or last is None:
+        raise MlopsError(
+            f"champion run {champion.run.info.run_id} logged no {FIRST_DATE_PARAM}/{LAST_DATE_PARAM}; "
+            "it cannot be compared with newer partitions"
+        )
+    return date.fromisoformat(first), date.fromisoformat(last)
+
+
+def _describe(window: FeatureWindow) -> str:
+    return f"partitions {window.dates[0]}..{window.dates[-1]} ({len(window.dates)} days, {len(window.frame)} bars)"
+
+
+def _performance(
+    champion: "ChampionUnderReview", model: "PyFuncModel", new: FeatureWindow | None, notes: list[str]
+) -> PerformanceComparison:
+    metric = champion.thresholds.metric
+    at_training = champion.metric_at_training
+    if at_training is None:
+        raise MlopsError(
+            f"champion run {champion.run.info.run_id} has no test_{metric} metric to compare with"
+        )
+    comparison = PerformanceComparison(
+        metric=metric, greater_is_better=champion.thresholds.greater_is_better, at_training=at_training
+    )
+    if new is None:
+        return comparison
+    described = comparison.model_copy(update={"rows": len(new.frame), "data": _describe(new)})
+    p_up = np.asarray(model.predict(new.frame[list(FEATURES)])).reshape(-1)
+    try:
+        scores = classification_metrics(new.frame[TARGET].to_numpy(), p_up)
+    except DataValidationError as exc:
+        notes.append(f"new partitions not scored: {exc}")
+        return described
+    return described.model_copy(update={"current": scores[metric]})
+
+
+def _new_window(
+    features_dir: Path, manifest_dir: Path, after: date, recent_days: int, notes: list[str]
+) -> FeatureWindow | None:
+    newer = [day for day in available_dates(features_dir) if day > after]
+    if not newer:
+        notes.append(f"no feature partitions after {after}, the champion's last training day")
+        return None
+    latest = newer[-1]
+    days = min(recent_days, (latest - after).days)
+    return load_window(features_dir, manifest_dir, latest, days)
+
+
+def build_tick_report(
+    champion: "ChampionUnderReview",
+    features_dir: Path,
+    manifest_dir: Path,
+    recent_days: int,
+    request_log_dir: Path,
+    request_log_days: int,
+    now: datetime,
+) -> QualityReport:
+    import mlflow.pyfunc
+
+    first, last = training_window(champion)
+    notes: list[str] = [f"champion trained on partitions {first}..{last}"]
+    with stage(log, "load"):
+        reference = load_window(features_dir, manifest_dir, last, (last - first).days + 1)
+        new = _new_window(features_dir, manifest_dir, last, recent_days, notes)
+    if reference.data_version != champion.run.data.tags.get(Tag.DATA_VERSION):
+        notes.append("the training partitions changed since the champion was trained (data version differs)")
+    model = mlflow.pyfunc.load_model(champion.uri)
+    with stage(log, "score"):
+        performance = _performance(champion, model, new, notes)
+    ref_columns = {c: reference.frame[c].to_numpy() for c in FEATURES}
+    drift = []
+    if new is not None:
+        drift.append(
+            DriftComparison(
+                name="recent data",
+                key="recent",
+                reference=_describe(reference),
+                current=_describe(new),
+                features=compare_features(ref_columns, {c: new.frame[c].to_numpy() for c in FEATURES}),
+            )
+        )
+    served = read_served_sample(
+        request_log_dir,
+        champion.model_name,
+        champion.version.version,
+        FEATURES_FIELD,
+        request_log_days,
+        now.date(),
+    )
+    notes += [f"skipped request sample {line}" for line in served.skipped[:20]]
+    if served.rows:
+        drift.append(
+            DriftComparison(
+                name="served requests",
+                key="served",
+                reference=_describe(reference),
+                current=served.describe(),
+                features=compare_features(ref_columns, served.columns(list(FEATURES))),
+            )
+        )
+    else:
+        notes.append(f"no served requests of v{champion.version.version} sampled under {request_log_dir}")
+    return QualityReport(
+        workload=Workload.TICK.value,
+        model=champion.model_name,
+        version=champion.version.version,
+        model_run_id=champion.run.info.run_id,
+        generated_at=now,
+        data_version=new.data_version if new is not None else reference.data_version,
+        performance=performance,
+        drift=drift,
+        notes=notes,
+    )
+
+
+def report_tick_quality(
+    features_dir: Path,
+    manifest_dir: Path,
+    recent_days: int,
+    request_log_dir: Path,
+    request_log_days: int,
+    policy: "RetrainPolicy",
+    tracking_uri: str | None,
+) -> "ReportOutcome":
+    from mlops_core.monitoring import champion_under_review, conclude_report, no_champion
+    from mlops_core.tracking import connect
+
+    client = connect(tracking_uri)
+    names = tracking_names(Workload.TICK)
+    champion = champion_under_review(client, names)
+    if champion is None:
+        return no_champion(names.registered_model)
+    now = datetime.now(UTC)
+    report = build_tick_report(
+        champion, features_dir, manifest_dir, recent_days, request_log_dir, request_log_days, now
+    )
+    context = collect_run_context(report.data_version, DISTRIBUTION)
+    return conclude_report(client, champion, report, policy, context, now)
+
+
+def report(
+    data_dir: DataDirOpt = None,
+    features_dir: FeaturesDirOpt = None,
+    manifest_dir: ManifestDirOpt = None,
+    recent_days: Annotated[
+        int, typer.Option(min=1, help="Score the champion on at most this many of the newest partitions.")
+    ] = 5,
+    request_log_dir: RequestLogDirOpt = None,
+    request_log_days: RequestLogDaysOpt = 7,
+    max_degradation: MaxDegradationOpt = 0.1,
+    max_psi: MaxPsiOpt = 0.3,
+    cooldown: CooldownOpt = "6h",
+    daily_budget: DailyBudgetOpt = 2,
+    min_drift_rows: MinDriftRowsOpt = 100,
+    tracking_uri: TrackingUriOpt = None,
+) -> None:
+    """Quality report of the tick champion; exit 0 = retrain requested, 20 = not (the output says why)."""
+    configure_logging()
+    policy = retrain_policy(max_degradation, max_psi, cooldown, daily_budget, min_drift_rows)
+    features, manifests = _folders(data_dir, features_dir, manifest_dir)
+    logs = default_request_log_dir(request_log_dir)
+    run_report_command(
+        lambda: report_tick_quality(
+            features, manifests, recent_days, logs, request_log_days, policy, tracking_uri
+        )
+    )
