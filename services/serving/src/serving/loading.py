@@ -12,8 +12,9 @@ from typing import Any
 import mlflow
 import numpy as np
 import orjson
+import yaml
 from mlflow.entities.model_registry import ModelVersion
-from mlflow.models import Model
+from mlflow.types.schema import Schema
 from PIL import Image
 
 from mlops_core.logs import get_logger
@@ -53,10 +54,28 @@ class ServedModel:
         }
 
 
-def _example_record(model_dir: Path, mlmodel: Model, contract: TabularContract) -> dict[str, Any]:
+@dataclass(frozen=True)
+class MLmodelFile:
+    """The parts of a logged model's `MLmodel` file serving needs (read without pandas or mlflow.models)."""
+
+    flavors: dict[str, dict[str, Any]]
+    inputs: Schema | None
+    input_example: dict[str, Any]
+
+    @classmethod
+    def read(cls, model_dir: Path) -> "MLmodelFile":
+        raw = yaml.safe_load((model_dir / "MLmodel").read_text())
+        if not isinstance(raw, dict) or not isinstance(raw.get("flavors"), dict):
+            raise ModelLoadError("MLmodel file has no flavors")
+        signature = raw.get("signature") or {}
+        inputs = Schema.from_json(signature["inputs"]) if signature.get("inputs") else None
+        return cls(raw["flavors"], inputs, raw.get("saved_input_example_info") or {})
+
+
+def _example_record(model_dir: Path, mlmodel: MLmodelFile, contract: TabularContract) -> dict[str, Any]:
     """The first row of the logged input example (split orient), else zeros; cast to the column types."""
     values: dict[str, Any] = {}
-    info = mlmodel.saved_input_example_info or {}
+    info = mlmodel.input_example
     example_file = model_dir / str(info.get("artifact_path", "input_example.json"))
     try:
         example = json.loads(example_file.read_text())
@@ -85,9 +104,10 @@ def _gray_png(contract: ImageContract) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _build(model_dir: Path, mlmodel: Model, threads: int, max_rows: int) -> tuple[Predictor, Decoder, dict]:
-    flavors = mlmodel.flavors
-    schema = mlmodel.signature.inputs if mlmodel.signature is not None else None
+def _build(
+    model_dir: Path, mlmodel: MLmodelFile, threads: int, max_rows: int
+) -> tuple[Predictor, Decoder, dict]:
+    flavors, schema = mlmodel.flavors, mlmodel.inputs
     if _ONNX in flavors:
         onnx_model = OnnxImageClassifier(model_dir / flavors[_ONNX].get("data", "model.onnx"), threads)
         contract = image_contract(schema, (onnx_model.input_name, onnx_model.input_shape))
@@ -136,7 +156,7 @@ def load_version(
             local = Path(
                 mlflow.artifacts.download_artifacts(f"models:/{name}/{version.version}", dst_path=tmp)
             )
-            mlmodel = Model.load(str(local))
+            mlmodel = MLmodelFile.read(local)
         except Exception as exc:  # missing artifacts, unreachable store, unreadable MLmodel
             raise ModelLoadError(f"cannot download or read {name} v{version.version}: {exc}") from exc
         predictor, decoder, example = _build(local, mlmodel, threads, max_rows)

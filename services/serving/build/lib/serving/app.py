@@ -1,0 +1,84 @@
+"""The FastAPI application: wiring of state, background work and routes (no work at import time)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from mlflow.tracking import MlflowClient
+
+from mlops_core.logs import get_logger
+from serving.batching import MicroBatcher
+from serving.champion_watch import ChampionWatcher
+from serving.errors import RequestRejected
+from serving.loading import ServedModel
+from serving.metrics import ServingMetrics
+from serving.request_log import RequestSampler
+from serving.routes import health, metrics, models, predict, webhooks
+from serving.settings import ServingSettings
+from serving.state import ModelSlot, ServingState
+
+log = get_logger(__name__)
+
+
+def _state(settings: ServingSettings, client: MlflowClient) -> ServingState:
+    served_metrics = ServingMetrics()
+
+    def on_batch(model: ServedModel, rows: int) -> None:
+        served_metrics.observe_batch(model.name, model.version, rows)
+
+    slots = {
+        name: ModelSlot(
+            name, MicroBatcher(name, settings.max_batch_size, settings.max_wait_ms / 1000, on_batch)
+        )
+        for name in settings.models
+    }
+    sampler = None
+    if settings.request_log_dir is not None and settings.request_log_sample_rate > 0:
+        sampler = RequestSampler(
+            settings.request_log_dir,
+            settings.request_log_sample_rate,
+            settings.request_log_images,
+            served_metrics,
+        )
+    return ServingState(settings, client, served_metrics, slots, sampler)
+
+
+async def _rejected(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestRejected)
+    return Response(orjson.dumps(exc.body()), status_code=exc.status, media_type="application/json")
+
+
+def create_app(settings: ServingSettings, client: MlflowClient) -> FastAPI:
+    """An app serving `settings.models`' champions from the registry behind `client`."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = _state(settings, client)
+        watcher = ChampionWatcher(state)
+        app.state.serving, app.state.watcher = state, watcher
+        for name, slot in state.slots.items():
+            state.metrics.ready.labels(name).set(0)
+            slot.batcher.start()
+        if state.sampler is not None:
+            state.sampler.start()
+        watcher.start()
+        log.info("serving started", models=list(state.slots), poll_interval_s=settings.poll_interval_s)
+        yield
+        # Uvicorn has stopped accepting connections and waited for in-flight requests by now.
+        await watcher.stop()
+        for slot in state.slots.values():
+            await slot.batcher.stop()
+        if state.sampler is not None:
+            state.sampler.stop()
+        log.info("serving stopped")
+
+    app = FastAPI(
+        title="MLOps model serving",
+        summary="Champion versions of the platform's registered models over HTTP.",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(RequestRejected, _rejected)
+    for router in (predict.router, models.router, health.router, metrics.router, webhooks.router):
+        app.include_router(router)
+    return app

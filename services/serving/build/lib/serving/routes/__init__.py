@@ -1,0 +1,1 @@
+"""HTTP routes, one module per resource: predictions, models, health, metrics, registry webhooks."""

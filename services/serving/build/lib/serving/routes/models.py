@@ -1,0 +1,23 @@
+"""Which version of each model is served (name, version, run id, input contract, last load error)."""
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from serving.errors import RequestRejected
+from serving.routes.deps import StateDep
+
+router = APIRouter(tags=["models"])
+
+
+@router.get("/v1/models")
+async def list_models(state: StateDep) -> dict[str, Any]:
+    return {"models": [slot.describe() for slot in state.slots.values()]}
+
+
+@router.get("/v1/models/{name}")
+async def get_model(name: str, state: StateDep) -> dict[str, Any]:
+    slot = state.slots.get(name)
+    if slot is None:
+        raise RequestRejected(404, f"unknown model {name!r}; served models: {', '.join(state.slots)}")
+    return slot.describe()
