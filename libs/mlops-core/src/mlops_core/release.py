@@ -93,6 +93,14 @@ class ReleaseOutcome:
     newly_registered: bool
 
 
+def describe_outcome(outcome: "ReleaseOutcome | None") -> str:
+    """The tail of every training CLI's summary line: `gate=<verdict> version=<n|none>`."""
+    if outcome is None:
+        return "gate=not-run"
+    version = outcome.version.version if outcome.version else "none"
+    return f"gate={outcome.decision.verdict.value} version={version}"
+
+
 def release(client: MlflowClient, names: TrackingNames, run_id: str) -> ReleaseOutcome:
     """Gate, and on a pass register the run's model as `challenger` (idempotent per run)."""
     decision = evaluate_gate(client, names, run_id)

@@ -6,9 +6,7 @@ from typing import Any
 import lightgbm as lgb
 import pandas as pd
 
-from mlops_core.logs import get_logger
-
-log = get_logger(__name__)
+from training_lgbm.boosting import fit_with_early_stopping
 
 
 @dataclass(frozen=True)
@@ -43,16 +41,6 @@ class ModelConfig:
         }
 
 
-def _progress(every: int) -> Any:
-    def callback(env: lgb.callback.CallbackEnv) -> None:
-        if (env.iteration + 1) % every == 0 and env.evaluation_result_list:
-            _, metric, value, _ = env.evaluation_result_list[0]
-            log.info("boosting", iteration=env.iteration + 1, **{f"validation_{metric}": round(value, 5)})
-
-    callback.order = 30  # after early stopping's bookkeeping
-    return callback
-
-
 def fit(
     train_x: pd.DataFrame,
     train_y: pd.Series,
@@ -61,18 +49,7 @@ def fit(
     config: ModelConfig,
     progress_every: int = 100,
 ) -> lgb.Booster:
-    train_set = lgb.Dataset(train_x, label=train_y, free_raw_data=False)
-    valid_set = lgb.Dataset(valid_x, label=valid_y, reference=train_set)
-    booster = lgb.train(
-        config.lgb_params(),
-        train_set,
-        num_boost_round=config.num_boost_round,
-        valid_sets=[valid_set],
-        valid_names=["validation"],
-        callbacks=[
-            lgb.early_stopping(config.early_stopping_rounds, verbose=False),
-            _progress(progress_every),
-        ],
-    )
-    log.info("trained", best_iteration=booster.best_iteration, rows=len(train_x), features=train_x.shape[1])
-    return booster
+    return fit_with_early_stopping(
+        config.lgb_params(), train_x, train_y, valid_x, valid_y,
+        config.num_boost_round, config.early_stopping_rounds, progress_every,
+    )  # fmt: skip

@@ -11,14 +11,14 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from mlops_core.data_version import content_hash
-from mlops_core.errors import MlopsError
 from mlops_core.exit_codes import ExitCode
 from mlops_core.gate import GateThresholds, baseline_metric, candidate_metric
 from mlops_core.logs import get_logger, stage
 from mlops_core.naming import MODEL_ARTIFACT, TrackingNames, Workload, tracking_names
-from mlops_core.release import GateInputs, ReleaseOutcome, champion_model_uri, record_gate_inputs, release
+from mlops_core.release import GateInputs, ReleaseOutcome, describe_outcome, record_gate_inputs, release
 from mlops_core.run_context import collect_run_context
 from mlops_core.tracking import connect, mark_training_complete, open_keyed_run, resolve_run_key
+from training_lgbm.boosting import champion_predictions
 from training_lgbm.power import plots
 from training_lgbm.power.data import OnBadRows, load_household_power
 from training_lgbm.power.evaluate import DEFAULT_THRESHOLDS, METRICS, regression_metrics
@@ -78,32 +78,17 @@ class PowerTrainingResult:
         ]
         if "champion_test_mae" in m:
             parts.append(f"champion_mae={m['champion_test_mae']:.4f}")
-        if self.outcome is None:
-            parts.append("gate=not-run")
-        else:
-            parts.append(f"gate={self.outcome.decision.verdict.value}")
-            version = self.outcome.version
-            parts.append(f"version={version.version}" if version else "version=none")
+        parts.append(describe_outcome(self.outcome))
         return " ".join(parts)
 
 
 def _score_champion(
     client: MlflowClient, names: TrackingNames, test: pd.DataFrame
 ) -> tuple[dict, str | None]:
-    found = champion_model_uri(client, names)
+    found = champion_predictions(client, names, test, feature_columns(test))
     if found is None:
         return {}, None
-    uri, version = found
-    model = mlflow.pyfunc.load_model(uri)
-    inputs = model.metadata.get_input_schema()
-    wanted = inputs.input_names() if inputs is not None else feature_columns(test)
-    missing = sorted(set(wanted) - set(test.columns))
-    if missing:
-        raise MlopsError(
-            f"champion {names.registered_model} v{version} needs features this run does not build: {missing}; "
-            "it cannot be compared on the same evaluation data"
-        )
-    predicted = np.asarray(model.predict(test[wanted])).reshape(-1)
+    predicted, version = found
     scores = regression_metrics(test[TARGET].to_numpy(), predicted)
     log.info("scored champion on the candidate's test set", version=version, **scores)
     return {f"champion_test_{k}": v for k, v in scores.items()}, version

@@ -10,14 +10,14 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from mlops_core.errors import MlopsError
 from mlops_core.exit_codes import ExitCode
 from mlops_core.gate import GateThresholds, baseline_metric, candidate_metric, champion_metric
 from mlops_core.logs import get_logger
 from mlops_core.naming import MODEL_ARTIFACT, TrackingNames, Workload, tracking_names
-from mlops_core.release import GateInputs, ReleaseOutcome, champion_model_uri, record_gate_inputs, release
+from mlops_core.release import GateInputs, ReleaseOutcome, describe_outcome, record_gate_inputs, release
 from mlops_core.run_context import collect_run_context
 from mlops_core.tracking import connect, mark_training_complete, open_keyed_run, resolve_run_key
+from training_lgbm.boosting import champion_predictions
 from training_lgbm.tick.data import FEATURES, TARGET, FeatureWindow, load_window, split_by_time
 from training_lgbm.tick.evaluate import DEFAULT_THRESHOLDS, METRICS, classification_metrics, majority_baseline
 from training_lgbm.tick.model import ModelConfig, fit
@@ -65,12 +65,7 @@ class TickTrainingResult:
         ]
         if champion_metric("auc") in m:
             parts.append(f"champion_auc={m[champion_metric('auc')]:.4f}")
-        if self.outcome is None:
-            parts.append("gate=not-run")
-        else:
-            parts.append(f"gate={self.outcome.decision.verdict.value}")
-            version = self.outcome.version
-            parts.append(f"version={version.version}" if version else "version=none")
+        parts.append(describe_outcome(self.outcome))
         return " ".join(parts)
 
 
@@ -78,20 +73,10 @@ def _score_champion(
     client: MlflowClient, names: TrackingNames, test: pd.DataFrame
 ) -> tuple[dict, str | None]:
     """The current champion's metrics on the candidate's own test set."""
-    found = champion_model_uri(client, names)
+    found = champion_predictions(client, names, test, list(FEATURES))
     if found is None:
         return {}, None
-    uri, version = found
-    model = mlflow.pyfunc.load_model(uri)
-    inputs = model.metadata.get_input_schema()
-    wanted = inputs.input_names() if inputs is not None else list(FEATURES)
-    missing = sorted(set(wanted) - set(test.columns))
-    if missing:
-        raise MlopsError(
-            f"champion {names.registered_model} v{version} needs features this run does not read: {missing}; "
-            "it cannot be compared on the same evaluation data"
-        )
-    p_up = np.asarray(model.predict(test[wanted])).reshape(-1)
+    p_up, version = found
     scores = classification_metrics(test[TARGET].to_numpy(), p_up)
     log.info("scored champion on the candidate's test set", version=version, **scores)
     return {champion_metric(k): v for k, v in scores.items()}, version
