@@ -9,6 +9,7 @@ from mlops_core.errors import DataValidationError
 from mlops_core.logs import configure_logging
 from training_cnn.data import load_splits
 from training_cnn.datasets import DatasetName
+from training_cnn.report import report
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 
@@ -57,3 +58,6 @@ def validate(
         typer.echo(f"invalid data: {exc}", err=True)
         raise typer.Exit(int(exc.exit_code)) from exc
     typer.echo(f"ok: {splits.describe()}")
+
+
+app.command("report")(report)
