@@ -55,18 +55,32 @@ def _invoke(cli: object, args: list[str]) -> tuple[int, str]:
 
 
 def _champion(dataset: str, data_dir: Path, checkpoints: Path, *extra: str) -> None:
-    args = ["--dataset", dataset, "--data-dir", str(data_dir), "--checkpoint-dir", str(checkpoints), "--epochs", "2"]
-    code, output = _invoke(train_app, [*args, "--width", "8", "--device", "cpu", "--run-key", "report-test", *extra])
+    args = [
+        "--dataset",
+        dataset,
+        "--data-dir",
+        str(data_dir),
+        "--checkpoint-dir",
+        str(checkpoints),
+        "--epochs",
+        "2",
+    ]
+    code, output = _invoke(
+        train_app, [*args, "--width", "8", "--device", "cpu", "--run-key", "report-test", *extra]
+    )
     assert code == 0 and "gate=passed" in output, output
     code, output = _invoke(
-        mlops_app, ["promote", "--workload", dataset, "--version", "1", "--by", "pytest", "--reason", "report tests"]
+        mlops_app,
+        ["promote", "--workload", dataset, "--version", "1", "--by", "pytest", "--reason", "report tests"],
     )
     assert code == 0, output
 
 
 @pytest.fixture(scope="module")
 def mnist_champion(client: MlflowClient, mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _champion("mnist", mnist_dir, tmp_path_factory.mktemp("ckpt"), "--batch-size", "32", "--min-accuracy", "0.5")
+    _champion(
+        "mnist", mnist_dir, tmp_path_factory.mktemp("ckpt"), "--batch-size", "32", "--min-accuracy", "0.5"
+    )
     return mnist_dir
 
 
@@ -118,7 +132,9 @@ def test_mnist_same_data_reports_and_requests_nothing(
     assert [f["current_n"] for f in report["drift"][1]["features"]] == [200, 200]
     assert all(f["psi"] < 0.25 for c in report["drift"] for f in c["features"])
     logged = {a.path for a in client.list_artifacts(run_id, "quality")}
-    assert logged == {f"quality/{name}" for name in ("decision.json", "plots", "report.html", "report.json", "report.md")}
+    assert logged == {
+        f"quality/{name}" for name in ("decision.json", "plots", "report.html", "report.json", "report.md")
+    }
 
 
 def test_mnist_planted_drift_requests_retraining_once_then_the_cool_down_holds(

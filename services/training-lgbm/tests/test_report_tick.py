@@ -84,11 +84,13 @@ def _invoke(cli: object, args: list[str]) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def champion(client: MlflowClient, ticks: dict[str, Path]) -> str:
     code, output = _invoke(
-        app, ["tick", "--data-dir", str(ticks["train"]), "--window-days", "3", "--run-key", "report-test/tick"]
+        app,
+        ["tick", "--data-dir", str(ticks["train"]), "--window-days", "3", "--run-key", "report-test/tick"],
     )
     assert code == 0 and "version=1" in output, output
     code, output = _invoke(
-        mlops_app, ["promote", "--workload", "tick", "--version", "1", "--by", "pytest", "--reason", "report tests"]
+        mlops_app,
+        ["promote", "--workload", "tick", "--version", "1", "--by", "pytest", "--reason", "report tests"],
     )
     assert code == 0, output
     return "1"
@@ -104,13 +106,19 @@ def _last_line(output: str) -> str:
     return output.strip().splitlines()[-1]
 
 
-def test_nothing_newer_than_the_training_window(client: MlflowClient, champion: str, ticks: dict[str, Path]) -> None:
+def test_nothing_newer_than_the_training_window(
+    client: MlflowClient, champion: str, ticks: dict[str, Path]
+) -> None:
     code, output = _report(ticks, "train")
     assert code == ExitCode.NO_RETRAIN, output
-    assert "auc=n/a (no new labelled data)" in _last_line(output) and "retrain no_signal" in _last_line(output)
+    assert "auc=n/a (no new labelled data)" in _last_line(output) and "retrain no_signal" in _last_line(
+        output
+    )
 
 
-def test_same_process_reports_and_requests_nothing(client: MlflowClient, champion: str, ticks: dict[str, Path]) -> None:
+def test_same_process_reports_and_requests_nothing(
+    client: MlflowClient, champion: str, ticks: dict[str, Path]
+) -> None:
     code, output = _report(ticks, "clean")
     assert code == ExitCode.NO_RETRAIN, output
     summary = _last_line(output)
@@ -131,7 +139,10 @@ def test_planted_drift_requests_retraining_once_then_the_cool_down_holds(
     code, output = _report(ticks, "drift")
     assert code == ExitCode.OK, output
     summary = _last_line(output)
-    assert "retrain requested: auc degraded" in summary and "drift in recent data (PSI > 0.3): spread_bps" in summary
+    assert (
+        "retrain requested: auc degraded" in summary
+        and "drift in recent data (PSI > 0.3): spread_bps" in summary
+    )
     assert len(json.loads(client.get_registered_model(NAMES.registered_model).tags[HISTORY_TAG])) == 1
 
     code, output = _report(ticks, "drift")
