@@ -96,5 +96,5 @@ def local_airflow(home: Path, components: str = "api-server,dag-processor") -> I
     finally:
         subprocess.run([python, str(SCRIPTS / "airflow_stack.py"), "down", "--run-dir", str(run_dir)], env=env,
                        timeout=120, check=False)  # fmt: skip
-        with socket.socket() as sock:
-            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"something still listens on port {port}"
+    with socket.socket() as sock:  # reached when setup did not fail: `down` must have freed the port
+        assert sock.connect_ex(("127.0.0.1", port)) != 0, f"the api-server still listens on port {port}"
