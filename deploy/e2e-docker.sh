@@ -89,21 +89,22 @@ PY
   )
 fi
 [[ ${#dags[@]} -gt 0 ]] || die "no training DAGs found (set E2E_DAGS)"
-if ! has_make_target airflow-dags-test; then
-  export AIRFLOW_HOME=${AIRFLOW_HOME:-$ROOT/.airflow} AIRFLOW__CORE__DAGS_FOLDER=$ROOT/orchestration/dags
-  export AIRFLOW__CORE__LOAD_EXAMPLES=False
-  "$AIRFLOW_BIN" db migrate >/dev/null
-fi
+timed "airflow-init" make --no-print-directory airflow-init
+# Feature DAGs run once per sample partition date (their commands use {{ ds }}); training DAGs once.
+mapfile -t tick_dates < <(find "$DATA_ROOT/ticks/raw" -maxdepth 1 -name 'date=*' -printf '%f\n' 2>/dev/null | sed 's/^date=//' | sort)
 for dag in "${dags[@]}"; do
-  log "DAG $dag (docker launch mode)"
-  if has_make_target airflow-dags-test; then
-    timed "dag $dag" make --no-print-directory airflow-dags-test DAG="$dag"
+  if [[ $dag == tick_features ]]; then
+    [[ ${#tick_dates[@]} -gt 0 ]] || die "no raw tick partitions under $DATA_ROOT/ticks/raw"
+    for date in "${tick_dates[@]}"; do
+      log "DAG $dag $date (docker launch mode)"
+      timed "dag $dag $date" "$AIRFLOW_BIN" dags test "$dag" "$date"
+    done
   else
+    log "DAG $dag (docker launch mode)"
     timed "dag $dag" "$AIRFLOW_BIN" dags test "$dag"
   fi
 done
 
-# 5. Promote each model's challenger (the release CLI ships in every training image).
 for workload in "${WORKLOADS[@]}"; do
   docker run --rm --network host -e MLFLOW_TRACKING_URI --entrypoint mlops "${IMAGE_PREFIX}training-lgbm:$IMAGE_TAG" \
     promote --workload "$workload" --version challenger --by e2e-docker --reason "docker end-to-end check"

@@ -38,10 +38,10 @@ def train(
     ] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Epochs (default: 5 mnist, 10 cifar10).")] = None,
     batch_size: Annotated[
-        int | None, typer.Option(min=2, help="Batch size (default: 128 mnist, 512 cifar10).")
+        int | None, typer.Option(min=2, help="Batch size (default: 64 mnist, 512 cifar10).")
     ] = None,
     lr: Annotated[
-        float | None, typer.Option(min=0.0, help="Peak learning rate (default: 0.05 / 0.2).")
+        float | None, typer.Option(min=0.0, help="Peak learning rate (default: 0.01 mnist, 0.2 cifar10).")
     ] = None,
     width: Annotated[int | None, typer.Option(min=1, help="Base channel width (default: 32 / 64).")] = None,
     augment: Annotated[
