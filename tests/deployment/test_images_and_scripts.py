@@ -45,7 +45,9 @@ def test_service_images_follow_the_conventions(dockerfile: Path) -> None:
         "no compilers in the final stage"
     )
     assert any(line.upper().startswith("ENTRYPOINT") for line in final)
-    assert "--mount" not in text, "the classic builder (Debian docker.io, no buildx) has no RUN --mount"
+    # The classic builder (Debian docker.io, no buildx) has neither RUN --mount nor COPY --chmod.
+    for flag in ("--mount", "--chmod", "--link", "--parents"):
+        assert flag not in text, f"the classic builder (Debian docker.io, no buildx) has no {flag}"
 
 
 def test_airflow_image_extends_a_configurable_airflow_base() -> None:

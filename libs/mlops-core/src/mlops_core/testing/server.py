@@ -46,7 +46,7 @@ def server_command(root: Path, host: str, port: int) -> list[str]:
 class MlflowServer:
     """Context manager owning one tracking server process; `uri` is ready when `__enter__` returns."""
 
-    def __init__(self, root: Path, port: int | None = None, startup_timeout: float = 90.0) -> None:
+    def __init__(self, root: Path, port: int | None = None, startup_timeout: float = 180.0) -> None:
         self.root = root
         self.port = port or free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
