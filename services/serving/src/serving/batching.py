@@ -1,8 +1,9 @@
 """Micro-batching: concurrent requests for one model share a single model call.
 
-Requests queue their rows; one worker per model takes what is queued (waiting at most `max_wait`
-for more, up to `max_rows` rows), runs the model once on a dedicated thread, and hands every request
-its slice. While a batch runs, the next one fills up, so batches grow with load by themselves.
+Requests queue their rows; one worker per model takes the first, lets it wait `max_wait` for company
+(0: no waiting), takes what has queued up to `max_rows` rows, runs the model once on a dedicated
+thread, and hands every request its slice. While a batch runs, the next one fills up, so batches grow
+with load by themselves even without waiting.
 Each request carries the exact model version it was decoded for, so a swap never mixes versions.
 """
 
@@ -69,19 +70,13 @@ class MicroBatcher:
             self._stopping = True
             return []
         batch, rows = [first], len(first.inputs)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._max_wait_s
+        if self._max_wait_s > 0 and rows < self._max_rows and self._queue.qsize() < self._max_rows:
+            await asyncio.sleep(self._max_wait_s)  # one timer per batch, not one per queued request
         while rows < self._max_rows:
             try:
                 pending = self._queue.get_nowait()
             except asyncio.QueueEmpty:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    pending = await asyncio.wait_for(self._queue.get(), remaining)
-                except TimeoutError:
-                    break
+                break
             if pending is None:
                 self._stopping = True
                 break

@@ -9,11 +9,12 @@ from serving.errors import RequestRejected
 from serving.state import ServingState
 
 
-def _state(request: Request) -> ServingState:
+# Async on purpose: FastAPI runs plain `def` dependencies on a thread pool, a hop per request.
+async def _state(request: Request) -> ServingState:
     return request.app.state.serving
 
 
-def _watcher(request: Request) -> ChampionWatcher:
+async def _watcher(request: Request) -> ChampionWatcher:
     return request.app.state.watcher
 
 
