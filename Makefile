@@ -10,6 +10,9 @@ UV := $(PYTHON) -m uv
 # UV_EXTRA_INDEX_URL (e.g. https://download.pytorch.org/whl/cpu) at one.
 UV_FIND_LINKS ?= $(wildcard /opt/wheels)
 export UV_FIND_LINKS
+# Compile bytecode at install: with PYTHONDONTWRITEBYTECODE set (as here), every Airflow, MLflow and
+# workload process would otherwise recompile everything it imports (seconds of CPU each).
+export UV_COMPILE_BYTECODE := 1
 
 SERVICES := training-lgbm training-cnn tick-features serving
 PLATFORM_VENV := .venv

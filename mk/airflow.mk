@@ -7,10 +7,8 @@
 AIRFLOW_PORT ?= 8080
 AIRFLOW_RUN_DIR ?= $(CURDIR)/.run
 AIRFLOW_PASSWORDS ?= $(AIRFLOW_RUN_DIR)/airflow-users.json
-# This workplace sets PYTHONDONTWRITEBYTECODE=1: without a shared bytecode cache every Airflow process
-# (and every task it starts) compiles all it imports again, several CPU seconds each.
-AIRFLOW_PYCACHE ?= $(AIRFLOW_RUN_DIR)/pycache
-AIRFLOW_SCRIPTS_ENV = PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(AIRFLOW_PYCACHE)
+# Bytecode comes from the venv itself (the Makefile installs with UV_COMPILE_BYTECODE=1).
+AIRFLOW_SCRIPTS_ENV =
 
 .PHONY: airflow-up airflow-down
 airflow-up: airflow-init  ## start Airflow on 127.0.0.1:AIRFLOW_PORT (8080) with team roles and users

@@ -31,6 +31,5 @@ def test_power_dag_trains_gates_and_registers(airflow: Airflow, data_root: Path,
     assert run.data.tags[Tag.AIRFLOW_TASK_ID] == "train"
     assert run.data.tags[Tag.IMAGE] == "local:training-lgbm"
 
-    # The same logical run again (a retry of the whole DAG run) must not register a second version.
-    versions = client.search_model_versions("name = 'power_lgbm'")
-    assert len(versions) == 1
+    # The DAG's register step and the CLI's idempotency: one version for this training run, no more.
+    assert len(client.search_model_versions(f"name = 'power_lgbm' and run_id = '{version.run_id}'")) == 1

@@ -9,7 +9,6 @@ import json
 import os
 import socket
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,10 +21,6 @@ AIRFLOW_BIN = REPO / "orchestration" / ".venv" / "bin"
 SCRIPTS = REPO / "orchestration" / "scripts"
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 SETUP_TIMEOUT_S = 300
-# This workplace sets PYTHONDONTWRITEBYTECODE=1, so each Airflow process would compile every module it
-# imports again (~8 s CPU). The Airflow processes share a bytecode cache instead (stale entries are
-# detected by source mtime, so keeping it between runs is safe).
-BYTECODE_CACHE = Path(tempfile.gettempdir()) / "mlops-airflow-pycache"
 
 
 @dataclass(frozen=True)
@@ -67,8 +62,6 @@ def airflow_env(home: Path, data_root: Path) -> dict[str, str]:
         "MLOPS_LAUNCH_MODE": "local",
         "MLOPS_REPO_ROOT": str(REPO),
         "MLOPS_DATA_ROOT": str(data_root),
-        "PYTHONDONTWRITEBYTECODE": "",
-        "PYTHONPYCACHEPREFIX": str(BYTECODE_CACHE),
     }
 
 

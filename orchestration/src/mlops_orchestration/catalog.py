@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mlops_orchestration.constants import GPU_RESOURCE
+from mlops_orchestration.constants import GPU_RESOURCE, PLATFORM_TEAM
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -212,6 +212,8 @@ class Catalog(Strict):
             problems.append(f"light_steps: unknown node_pool {self.light_steps.node_pool!r}")
         if self.light_steps.pool not in self.pools:
             problems.append(f"light_steps: unknown pool {self.light_steps.pool!r}")
+        if PLATFORM_TEAM not in self.teams:
+            problems.append(f"teams: the platform team {PLATFORM_TEAM!r} (owner of promote_model) is missing")
         if self.model_management and self.model_management.team not in self.teams:
             problems.append(f"model_management: unknown team {self.model_management.team!r}")
         seen: set[str] = set()

@@ -33,3 +33,8 @@ GPU_RESOURCE = "nvidia.com/gpu"
 
 # Exit codes of the workload CLIs (mlops_core.exit_codes) that mean "gate refused", not "failed".
 GATE_REFUSED_EXIT_CODES = (10, 11, 12)
+
+# FAB resource names and the permissions a team role gets on the DAGs it owns.
+TEAM_PERMISSIONS = {"DAGs": {"can_read", "can_edit"}, "DAG Runs": {"can_read", "can_create"}}
+# The team that owns the platform DAGs (promote_model, model_management) in the catalog.
+PLATFORM_TEAM = "platform"

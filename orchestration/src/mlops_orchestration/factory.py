@@ -7,16 +7,13 @@ from typing import Any
 
 from mlops_orchestration.alerts import alert_on_failure
 from mlops_orchestration.catalog import Catalog, WorkloadSpec, load_catalog
-from mlops_orchestration.constants import GATE_REFUSED_EXIT_CODES
+from mlops_orchestration.constants import GATE_REFUSED_EXIT_CODES, TEAM_PERMISSIONS
 from mlops_orchestration.launchers import build_task
 from mlops_orchestration.management import build_model_management_dag, retrain_asset_uri
 from mlops_orchestration.notify import notify_outcome
 from mlops_orchestration.promotion import build_promote_dag
 from mlops_orchestration.settings import LaunchSettings
 from mlops_orchestration.spec import RUN_KEY, step_spec
-
-# FAB resource names and the permissions a team role gets on its own DAGs.
-TEAM_PERMISSIONS = {"DAGs": {"can_read", "can_edit"}, "DAG Runs": {"can_read", "can_create"}}
 
 
 def schedule_of(workload: WorkloadSpec) -> Any:

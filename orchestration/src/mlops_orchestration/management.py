@@ -10,6 +10,7 @@ from typing import Any
 
 from mlops_orchestration.alerts import alert_on_failure
 from mlops_orchestration.catalog import Catalog, WorkloadSpec
+from mlops_orchestration.constants import TEAM_PERMISSIONS
 from mlops_orchestration.launchers import build_task
 from mlops_orchestration.settings import LaunchSettings
 from mlops_orchestration.spec import step_spec
@@ -60,6 +61,7 @@ def build_model_management_dag(catalog: Catalog, settings: LaunchSettings) -> An
         max_active_runs=1,
         tags=["model-management", "monitoring", "registry", f"team:{management.team}"],
         owner_links=team.owner_links,
+        access_control={team.role: TEAM_PERMISSIONS},
         default_args={
             "owner": team.owner,
             "retries": management.retries,

@@ -5,6 +5,7 @@ from typing import Any
 
 from mlops_orchestration.alerts import alert_on_failure
 from mlops_orchestration.catalog import Catalog
+from mlops_orchestration.constants import PLATFORM_TEAM, TEAM_PERMISSIONS
 from mlops_orchestration.launchers import build_task
 from mlops_orchestration.settings import LaunchSettings
 from mlops_orchestration.spec import LINEAGE_ENV, TaskSpec
@@ -46,6 +47,7 @@ def build_promote_dag(catalog: Catalog, settings: LaunchSettings) -> Any:
     from airflow.sdk import DAG, Param
 
     workloads = sorted({w.workload for w in catalog.workloads if w.kind == "training"})
+    team = catalog.teams[PLATFORM_TEAM]
     with DAG(
         dag_id=DAG_ID,
         description="Approve moving a model's `champion` alias to a registered version.",
@@ -58,8 +60,10 @@ def build_promote_dag(catalog: Catalog, settings: LaunchSettings) -> Any:
             "workload": Param(workloads[0], enum=workloads, description="Which model to promote."),
             "version": Param("challenger", type="string", description="A version number, or 'challenger'."),
         },
-        default_args={"owner": "platform", "retries": 0, "on_failure_callback": alert_on_failure},
-        owner_links={"platform": "https://github.com/mlops-platform/mlops/issues"},
+        default_args={"owner": team.owner, "retries": 0, "on_failure_callback": alert_on_failure},
+        owner_links=team.owner_links,
+        # Approvers: the platform team (and admins); workload teams see their models' gate evidence in MLflow.
+        access_control={team.role: TEAM_PERMISSIONS},
         doc_md="Trigger with `workload` and `version`; an approver answers in the Required Actions view.",
     ) as dag:
         approve = ApprovalOperator(
