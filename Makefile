@@ -88,7 +88,8 @@ sample-data: $(SERVICE_VENVS)  ## write sample data in the real formats under $(
 	@test -f $(DATA_ROOT)/mnist/train-images-idx3-ubyte.gz || \
 	  services/training-cnn/.venv/bin/cnn-data generate --dataset mnist --out $(DATA_ROOT)/mnist >/dev/null
 	@test -d $(DATA_ROOT)/cifar10/cifar-10-batches-bin || \
-	  services/training-cnn/.venv/bin/cnn-data generate --dataset cifar10 --out $(DATA_ROOT)/cifar10 >/dev/null
+	  services/training-cnn/.venv/bin/cnn-data generate --dataset cifar10 --out $(DATA_ROOT)/cifar10 \
+	    --train-size 1500 --test-size 300 >/dev/null
 	@test -d $(DATA_ROOT)/ticks/raw || services/tick-features/.venv/bin/tick-features generate \
 	  --data-root $(DATA_ROOT) --start $(TICK_START) --days 3 --symbols 8 --ticks-per-day 20000 >/dev/null
 	@echo "sample data in $(DATA_ROOT)"
