@@ -1,0 +1,1 @@
+"""Model serving: the champion version of each registered model over HTTP."""

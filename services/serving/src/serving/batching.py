@@ -100,18 +100,19 @@ class MicroBatcher:
 
     async def _execute(self, loop: asyncio.AbstractEventLoop, group: list[_Pending]) -> None:
         model = group[0].model
-        inputs = group[0].inputs if len(group) == 1 else np.concatenate([p.inputs for p in group])
+        rows = sum(len(p.inputs) for p in group)
         try:
+            inputs = group[0].inputs if len(group) == 1 else np.concatenate([p.inputs for p in group])
             outputs = await loop.run_in_executor(self._executor, model.predictor.predict, inputs)
-            if len(outputs) != len(inputs):
-                raise RuntimeError(f"model returned {len(outputs)} rows for {len(inputs)} inputs")
+            if len(outputs) != rows:
+                raise RuntimeError(f"model returned {len(outputs)} rows for {rows} inputs")
         except Exception as exc:
             log.error("batch prediction failed", model=model.name, version=model.version, error=str(exc))
             for pending in group:
                 if not pending.result.done():
                     pending.result.set_exception(exc)
             return
-        self._on_batch(model, len(inputs))
+        self._on_batch(model, rows)
         start = 0
         for pending in group:
             end = start + len(pending.inputs)

@@ -22,6 +22,10 @@ from serving.errors import RequestRejected
 _MAX_ERRORS = 10
 _SHOWN_IN_DETAIL = 3
 _FORBID_EXTRA = ConfigDict(extra="forbid")
+# Pydantic messages that would name internals, by error type.
+_MESSAGES = {
+    "union_tag_invalid": "not an image of this model's kind (wrong array depth, or not an array/string)"
+}
 
 FiniteNumber = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 StrictInt = Annotated[int, Strict()]
@@ -61,7 +65,9 @@ def _rejection(exc: ValidationError, hint: str) -> RequestRejected:
         return RequestRejected(
             400, f"request body is not valid JSON: {invalid_json['msg'].removeprefix('Invalid JSON: ')}"
         )
-    shown = [{"loc": _location(e["loc"]), "msg": e["msg"]} for e in errors[:_MAX_ERRORS]]
+    shown = [
+        {"loc": _location(e["loc"]), "msg": _MESSAGES.get(e["type"], e["msg"])} for e in errors[:_MAX_ERRORS]
+    ]
     detail = "; ".join(f"{e['loc']}: {e['msg']}" for e in shown[:_SHOWN_IN_DETAIL])
     if len(errors) > _SHOWN_IN_DETAIL:
         detail += f" (and {len(errors) - _SHOWN_IN_DETAIL} more)"
@@ -113,7 +119,7 @@ class RecordsDecoder:
 
 # --- images --------------------------------------------------------------------------------------
 
-_PNG, _ARRAY_HW, _ARRAY_HWC = "png", "array_hw", "array_hwc"
+_PNG, _ARRAY_HW, _ARRAY_HWC, _NEITHER = "png", "array_hw", "array_hwc", "neither"
 _DISCRIMINATOR_TAGS = {_PNG, _ARRAY_HW, _ARRAY_HWC}
 
 
@@ -122,7 +128,7 @@ def _image_form(value: Any) -> str:
         return _PNG
     if isinstance(value, list) and value and isinstance(value[0], list) and value[0]:
         return _ARRAY_HWC if isinstance(value[0][0], list) else _ARRAY_HW
-    return _ARRAY_HWC if isinstance(value, list) else _PNG
+    return _ARRAY_HWC if isinstance(value, list) else _NEITHER
 
 
 def _exactly(item: Any, length: int) -> Any:
