@@ -94,11 +94,13 @@ sample-data: $(SERVICE_VENVS)  ## write sample data in the real formats under $(
 	  --data-root $(DATA_ROOT) --start $(TICK_START) --days 3 --symbols 8 --ticks-per-day 20000 >/dev/null
 	@echo "sample data in $(DATA_ROOT)"
 
-airflow-init: $(AIRFLOW_VENV)/.stamp  ## migrate Airflow's DB (SQLite) and create the catalog's pools
+airflow-init: $(AIRFLOW_VENV)/.stamp  ## migrate Airflow's DB (SQLite); pools, team roles and users from the catalog
 	@mkdir -p $(AIRFLOW_HOME)
 	$(AIRFLOW) db migrate > $(AIRFLOW_HOME)/migrate.log 2>&1 || { tail -20 $(AIRFLOW_HOME)/migrate.log; exit 1; }
 	$(AIRFLOW_VENV)/bin/mlops-airflow pools > $(AIRFLOW_HOME)/pools.json
 	$(AIRFLOW) pools import $(AIRFLOW_HOME)/pools.json
+	@# Team roles must exist before DAGs are serialized: FAB rejects access_control naming unknown roles.
+	@mkdir -p .run && $(AIRFLOW_VENV)/bin/python orchestration/scripts/airflow_access.py --passwords .run/airflow-users.json
 
 DAG ?= power_lgbm_training
 dags-test: setup sample-data mlflow-up airflow-init  ## run one DAG end to end: make dags-test DAG=<dag_id>

@@ -71,8 +71,8 @@ timed "images" "$ROOT/deploy/build-images.sh" "${IMAGES[@]}"
 # 3. MLflow on the host; containers reach it through the host network.
 timed "mlflow-up" make --no-print-directory mlflow-up
 mkdir -p "$DATA_ROOT"
-chmod -R a+rwX "$DATA_ROOT"  # containers run as uid 10001
 if has_make_target sample-data; then timed "sample-data" make --no-print-directory sample-data; fi
+chmod -R a+rwX "$DATA_ROOT"  # containers run as uid 10001; after sample-data, which creates folders
 
 # 4. Every training DAG, launched as containers (MLOPS_LAUNCH_MODE=docker).
 export MLOPS_LAUNCH_MODE=docker MLOPS_IMAGE_TAG=$IMAGE_TAG MLOPS_IMAGE_PREFIX=$IMAGE_PREFIX

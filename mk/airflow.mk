@@ -13,8 +13,9 @@ AIRFLOW_SCRIPTS_ENV =
 .PHONY: airflow-up airflow-down
 airflow-up: airflow-init  ## start Airflow on 127.0.0.1:AIRFLOW_PORT (8080) with team roles and users
 	@mkdir -p $(AIRFLOW_RUN_DIR)
+	@# airflow-init created the roles and users; this only refreshes them for a custom AIRFLOW_PASSWORDS.
 	@$(AIRFLOW_SCRIPTS_ENV) $(AIRFLOW_VENV)/bin/python orchestration/scripts/airflow_access.py \
-	  --passwords $(AIRFLOW_PASSWORDS)
+	  --passwords $(AIRFLOW_PASSWORDS) >/dev/null
 	@$(AIRFLOW_SCRIPTS_ENV) $(AIRFLOW_VENV)/bin/python orchestration/scripts/airflow_stack.py up \
 	  --run-dir $(AIRFLOW_RUN_DIR) --port $(AIRFLOW_PORT) --passwords $(AIRFLOW_PASSWORDS)
 	@echo "UI: http://127.0.0.1:$(AIRFLOW_PORT)  users: admin + one per team, passwords in $(AIRFLOW_PASSWORDS)"

@@ -74,4 +74,11 @@ def airflow(tmp_path_factory: pytest.TempPathFactory, mlflow_server, data_root: 
     assert json.loads(pools.stdout)
     imported = airflow.run("pools", "import", str(home / "pools.json"))
     assert imported.returncode == 0, imported.stderr[-2000:]
+    # Team roles first: FAB refuses to serialize DAGs whose access_control names unknown roles.
+    roles = subprocess.run(
+        [str(AIRFLOW_VENV / "python"), str(REPO / "orchestration" / "scripts" / "airflow_access.py"),
+         "--passwords", str(home / "users.json")],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert roles.returncode == 0, roles.stderr[-2000:]
     yield airflow
