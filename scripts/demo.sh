@@ -50,14 +50,9 @@ echo $! >.run/serving.pid
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$SERVING_PORT/readyz" >/dev/null && break; sleep 1; done
 curl -sf "http://127.0.0.1:$SERVING_PORT/readyz" >/dev/null || { echo "serving not ready"; tail -30 .run/serving.log; exit 1; }
 
-if [[ " ${served[*]} " == *" power_lgbm "* ]]; then
-  body=$(.venv/bin/python scripts/demo_request.py power_lgbm)
-  echo
-  echo "Example request (power forecast for the next hour):"
-  echo "  curl -s -X POST http://127.0.0.1:$SERVING_PORT/v1/models/power_lgbm:predict -H 'Content-Type: application/json' -d '$body'"
-  echo "Answer:"
-  echo "  $(curl -s -X POST "http://127.0.0.1:$SERVING_PORT/v1/models/power_lgbm:predict" -H 'Content-Type: application/json' -d "$body")"
-fi
+echo
+echo "Example requests (one per served model) and their answers:"
+services/serving/.venv/bin/mlops-serve-example --url "http://127.0.0.1:$SERVING_PORT"
 echo
 echo "MLflow UI:   $MLFLOW_TRACKING_URI"
 echo "Served:      http://127.0.0.1:$SERVING_PORT/v1/models   (metrics: /metrics; stop: kill \$(cat .run/serving.pid))"
