@@ -42,17 +42,9 @@ for pair in power:power_lgbm tick:tick_model mnist:mnist_cnn cifar10:cifar10_cnn
 done
 [[ ${#served[@]} -gt 0 ]] || { echo "no model to serve"; exit 1; }
 
-echo "== serving ${served[*]} on 127.0.0.1:$SERVING_PORT"
-if [[ -f .run/serving.pid ]] && kill -0 "$(cat .run/serving.pid)" 2>/dev/null; then kill "$(cat .run/serving.pid)"; sleep 2; fi
-SERVING_MODELS=$(IFS=,; echo "${served[*]}") nohup services/serving/.venv/bin/mlops-serve \
-  --host 127.0.0.1 --port "$SERVING_PORT" >.run/serving.log 2>&1 &
-echo $! >.run/serving.pid
-for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$SERVING_PORT/readyz" >/dev/null && break; sleep 1; done
-curl -sf "http://127.0.0.1:$SERVING_PORT/readyz" >/dev/null || { echo "serving not ready"; tail -30 .run/serving.log; exit 1; }
-
-echo
-echo "Example requests (one per served model) and their answers:"
-services/serving/.venv/bin/mlops-serve-example --url "http://127.0.0.1:$SERVING_PORT"
+echo "== serving ${served[*]} on 127.0.0.1:$SERVING_PORT (example requests and their answers below)"
+services/serving/scripts/demo.sh stop
+SERVING_MODELS=$(IFS=,; echo "${served[*]}") SERVING_PORT=$SERVING_PORT services/serving/scripts/demo.sh start
 echo
 echo "MLflow UI:   $MLFLOW_TRACKING_URI"
-echo "Served:      http://127.0.0.1:$SERVING_PORT/v1/models   (metrics: /metrics; stop: kill \$(cat .run/serving.pid))"
+echo "Served:      http://127.0.0.1:$SERVING_PORT/v1/models   (metrics: /metrics; stop: make serve-down)"

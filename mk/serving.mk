@@ -1,0 +1,11 @@
+# Serving (owner: serving). Included by the Makefile.
+.PHONY: serve serve-down bench-serving
+serve: services/serving/.venv/.stamp mlflow-up  ## start serving in the background (SERVING_MODELS=...), print example curls
+	services/serving/scripts/demo.sh start
+
+serve-down:  ## stop the serving process started by serve / demo
+	services/serving/scripts/demo.sh stop
+
+bench-serving: services/serving/.venv/.stamp $(PLATFORM_VENV)/.stamp  ## ours vs `mlflow models serve`: req/s, p50/p99
+	$(UV) pip install --python services/serving/.venv/bin/python --quiet -e libs/mlops-core -e "services/serving[test,bench]"
+	services/serving/.venv/bin/python bench/bench_serving.py
