@@ -15,7 +15,7 @@ from training_lgbm.tick.evaluate import DEFAULT_THRESHOLDS
 from training_lgbm.tick.model import ModelConfig
 
 
-def _folders(
+def tick_folders(
     data_dir: Path | None, features_dir: Path | None, manifest_dir: Path | None
 ) -> tuple[Path, Path]:
     """Features and manifests: explicit, else beside each other (the rollup's layout) under the tick folder."""
@@ -81,7 +81,7 @@ def train(
     # Imported here so `validate` starts without loading mlflow.
     from training_lgbm.tick.train import TickTrainingRequest, train_tick
 
-    features, manifests = _folders(data_dir, features_dir, manifest_dir)
+    features, manifests = tick_folders(data_dir, features_dir, manifest_dir)
     request = TickTrainingRequest(
         features_dir=features,
         manifest_dir=manifests,
@@ -120,7 +120,7 @@ def validate(
 ) -> None:
     """Check the window's partitions against their manifests and the feature schema (exit 3 when not)."""
     configure_logging()
-    features, manifests = _folders(data_dir, features_dir, manifest_dir)
+    features, manifests = tick_folders(data_dir, features_dir, manifest_dir)
     try:
         window = load_window(features, manifests, end_date.date() if end_date else None, window_days)
     except MlopsError as exc:

@@ -34,7 +34,7 @@ from mlops_core.naming import Tag, Workload, tracking_names
 from mlops_core.quality import DriftComparison, PerformanceComparison, QualityReport
 from mlops_core.run_context import collect_run_context
 from mlops_core.served_requests import FEATURES_FIELD, read_served_sample
-from training_lgbm.tick.cli import DataDirOpt, FeaturesDirOpt, ManifestDirOpt, _folders
+from training_lgbm.tick.cli import DataDirOpt, FeaturesDirOpt, ManifestDirOpt, tick_folders
 from training_lgbm.tick.data import FEATURES, TARGET, FeatureWindow, available_dates, load_window
 from training_lgbm.tick.evaluate import classification_metrics
 
@@ -212,7 +212,7 @@ def report(
     """Quality report of the tick champion; exit 0 = retrain requested, 20 = not (the output says why)."""
     configure_logging()
     policy = retrain_policy(max_degradation, max_psi, cooldown, daily_budget, min_drift_rows)
-    features, manifests = _folders(data_dir, features_dir, manifest_dir)
+    features, manifests = tick_folders(data_dir, features_dir, manifest_dir)
     logs = default_request_log_dir(request_log_dir)
     run_report_command(
         lambda: report_tick_quality(
