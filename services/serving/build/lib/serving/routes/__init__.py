@@ -1,1 +1,0 @@
-"""HTTP routes, one module per resource: predictions, models, health, metrics, registry webhooks."""
