@@ -3,11 +3,15 @@ the cool-down suppresses the next one."""
 
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
+
+from mlops_core.testing.registry import forget_registered_model
 
 from .conftest import Airflow, service_cli
 
@@ -42,17 +46,14 @@ def retrain_events(airflow: Airflow) -> int:
         ).fetchone()[0]
 
 
-def task_states(log: str, prefix: str) -> dict[str, str]:
-    return {
-        line.split("task_id=")[1].split(",")[0]: line
-        for line in log.splitlines()
-        if "task_id=" in line and prefix in line
-    }
-
-
 @pytest.fixture(scope="module")
-def power_champion(airflow: Airflow, data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """A champion trained on the first 40 days; the data root then holds 14 more, with consumption up 80 %."""
+def power_champion(
+    airflow: Airflow, data_root: Path, tmp_path_factory: pytest.TempPathFactory, mlflow_server
+) -> Iterator[None]:
+    """A champion trained on the first 40 days; the data root then holds 14 more, with consumption up 80 %.
+    The registered model is forgotten afterwards so other modules start from "never registered"."""
+    client = MlflowClient(mlflow_server.uri)
+    forget_registered_model(client, "power_lgbm")
     train_dir = write_power(tmp_path_factory.mktemp("power-train"), days=40)
     env = {**airflow.env, "MLFLOW_TRACKING_URI": airflow.env["MLFLOW_TRACKING_URI"]}
     cli = str(service_cli("training-lgbm", "train-lgbm"))
@@ -65,6 +66,8 @@ def power_champion(airflow: Airflow, data_root: Path, tmp_path_factory: pytest.T
                                "--reason", "model-management test"], env=env, capture_output=True, text=True)  # fmt: skip
     assert promoted.returncode == 0, promoted.stderr[-2000:]
     write_power(data_root / "power", days=54, drift_from=40)
+    yield
+    forget_registered_model(client, "power_lgbm")
 
 
 def test_planted_drift_requests_one_retrain_then_cooldown_holds(
