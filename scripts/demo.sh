@@ -16,7 +16,7 @@ run_dag() {
   if ! $AIRFLOW dags test "$dag" $date >"$log" 2>&1; then
     echo "FAILED (log: $log)"; tail -40 "$log"; exit 1
   fi
-  outcome=$(grep -o '"event": "training_[a-z_]*"' "$log" | tail -1 | cut -d'"' -f4)
+  outcome=$(grep -o '"event": "training_[a-z_]*"' "$log" | tail -1 | cut -d'"' -f4 || true)
   echo "${outcome:-done} in $((SECONDS - started))s (log: $log)"
 }
 
