@@ -74,7 +74,9 @@ def build_promote_dag(catalog: Catalog, settings: LaunchSettings) -> Any:
                 "before approving. Approving moves the `champion` alias; serving swaps to it automatically."
             ),
             params={
-                "reason": Param("", type="string", minLength=3, description="Why this version should serve.")
+                # No minLength: HITL params are validated with their defaults when the task starts; an
+                # empty reason is refused by `mlops promote` ("promotion needs a reason").
+                "reason": Param("", type="string", description="Why this version should serve.")
             },
             response_timeout=timedelta(days=3),
             pool=catalog.light_steps.pool,
