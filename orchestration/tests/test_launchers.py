@@ -1,13 +1,18 @@
 """One TaskSpec, three launchers: the same image, argv and lineage env in every mode."""
 
+import os
 import shlex
+import subprocess
+from pathlib import Path
 
 import pytest
 from airflow.sdk import DAG
+from jinja2.sandbox import SandboxedEnvironment
 
 from mlops_orchestration.constants import LaunchMode
 from mlops_orchestration.launchers import BUILDERS
-from mlops_orchestration.launchers.local import local_command
+from mlops_orchestration.launchers.local import TEMPLATED_ARG_ENV, local_command
+from mlops_orchestration.promotion import promotion_spec
 from mlops_orchestration.spec import RUN_KEY, step_spec
 
 from .conftest import settings_for
@@ -29,14 +34,60 @@ def test_catalog_placeholders_are_filled_per_mode(train_spec) -> None:
     assert train_spec.rendered_argv("/data")[4] == "/data/mnist"
 
 
+def local_argv(task) -> list[str]:
+    """The argv a local BashOperator execs, before Jinja: templated words read back from its env."""
+    words = shlex.split(task.bash_command.split("; exec ", 1)[1])
+    prefix = "$" + TEMPLATED_ARG_ENV.format(index="")
+    return [task.env[word[1:]] if word.startswith(prefix) else word for word in words]
+
+
+def run_local(operator, tmp_path: Path, **context: object) -> list[str]:
+    """Render the task's env as Airflow would, run its bash command for real; the stand-in CLI prints argv."""
+    cli = tmp_path / "services" / "training-lgbm" / ".venv" / "bin"
+    for name in ("mlops", "train-lgbm", "train-cnn"):
+        (cli / name).parent.mkdir(parents=True, exist_ok=True)
+        (cli / name).write_text('#!/bin/sh\nprintf "%s\\0" "$@"\n')
+        (cli / name).chmod(0o755)
+    jinja = SandboxedEnvironment()
+    env = {key: jinja.from_string(value).render(**context) for key, value in operator.env.items()}
+    assert "{{" not in operator.bash_command  # nothing Jinja renders reaches the shell's parser
+    done = subprocess.run(
+        ["bash", "-c", operator.bash_command],
+        env={**os.environ, **env},
+        cwd=tmp_path,
+        capture_output=True,
+        check=True,
+    )
+    return done.stdout.decode().split("\0")[:-1]
+
+
 def test_local_runs_the_services_own_virtualenv(train_spec) -> None:
     settings = settings_for(LaunchMode.LOCAL)
-    command = local_command(train_spec, settings)
-    check, run = command.split("; exec ")
-    argv = shlex.split(run)
+    check = local_command(train_spec, settings).split("; exec ")[0]
+    local = build(LaunchMode.LOCAL, train_spec)
+    argv = local_argv(local)
     assert argv[0] == "/opt/mlops/services/training-cnn/.venv/bin/train-cnn"
     assert argv[1:] == train_spec.rendered_argv("/srv/mlops-data")[1:]
     assert "make setup" in check
+
+
+def test_local_passes_rendered_values_as_single_words(catalog, tmp_path: Path) -> None:
+    """An approver's free text reaches `mlops promote` verbatim: quotes stay quotes, `$(...)` never runs."""
+    reason = """it's "better" $(touch pwned) `touch pwned2`; rm -rf /"""
+    task = build(LaunchMode.LOCAL, promotion_spec(catalog), repo_root=tmp_path)
+    approval = {"responded_by_user": {"name": "o'brien"}, "params_input": {"reason": reason}}
+
+    class TaskInstance:
+        @staticmethod
+        def xcom_pull(task_ids: str) -> dict | None:
+            return approval if task_ids == "approve" else None
+
+    argv = run_local(
+        task, tmp_path, ti=TaskInstance(), params={"workload": "power", "version": "7"},
+        dag=task.dag, task=task, run_id="manual__2026-11-22",
+    )  # fmt: skip
+    assert argv == ["promote", "--workload", "power", "--version", "7", "--by", "o'brien", "--reason", reason]
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
 
 
 def build(mode: LaunchMode, spec, **settings):
@@ -52,10 +103,7 @@ def test_the_three_modes_run_the_same_argv_image_and_lineage(train_spec) -> None
     container_argv = train_spec.rendered_argv("/data")
     assert [*docker.entrypoint, *docker.command] == container_argv
     assert [*pod.cmds, *pod.arguments] == container_argv
-    assert (
-        shlex.split(local.bash_command.split("; exec ")[1])[1:]
-        == train_spec.rendered_argv("/srv/mlops-data")[1:]
-    )
+    assert local_argv(local)[1:] == train_spec.rendered_argv("/srv/mlops-data")[1:]
     assert docker.image == pod.image == image
     pod_env = pod.env_vars  # a dict until the operator converts it at execute time
     for key in ("MLOPS_AIRFLOW_DAG_ID", "MLOPS_AIRFLOW_RUN_ID", "MLOPS_AIRFLOW_TASK_ID", "MLOPS_WORKLOAD"):

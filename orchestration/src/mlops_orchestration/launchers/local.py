@@ -8,9 +8,25 @@ from mlops_orchestration.constants import ENV_DATA_ROOT, ENV_TRACKING_URI
 from mlops_orchestration.settings import LaunchSettings
 from mlops_orchestration.spec import TaskSpec, operator_overrides
 
+TEMPLATED_ARG_ENV = "MLOPS_ARG_{index}"
+
 
 def service_bin(settings: LaunchSettings, service: str) -> Path:
     return settings.repo_root / "services" / service / ".venv" / "bin"
+
+
+def is_template(arg: str) -> bool:
+    return "{{" in arg or "{%" in arg
+
+
+def templated_args(argv: list[str]) -> dict[str, str]:
+    """Jinja arguments travel as environment variables, never through the shell's parser: a rendered
+    value (a run id, an approver's free-text reason) can hold quotes or `$(...)` and stays one word."""
+    return {TEMPLATED_ARG_ENV.format(index=i): arg for i, arg in enumerate(argv) if is_template(arg)}
+
+
+def shell_word(index: int, arg: str) -> str:
+    return f'"${TEMPLATED_ARG_ENV.format(index=index)}"' if is_template(arg) else shlex.quote(arg)
 
 
 def local_command(spec: TaskSpec, settings: LaunchSettings) -> str:
@@ -19,12 +35,14 @@ def local_command(spec: TaskSpec, settings: LaunchSettings) -> str:
     executable = bin_dir / argv[0]
     missing = f"local launch: {executable} not found; run 'make setup' to build the {spec.service} virtualenv"
     check = f"[ -x {shlex.quote(str(executable))} ] || {{ echo {shlex.quote(missing)} >&2; exit 127; }}"
-    return f"{check}; exec {shlex.join([str(executable), *argv[1:]])}"
+    words = [shlex.quote(str(executable)), *(shell_word(i, arg) for i, arg in enumerate(argv) if i > 0)]
+    return f"{check}; exec {' '.join(words)}"
 
 
 def local_env(spec: TaskSpec, settings: LaunchSettings) -> dict[str, str]:
     return {
         **spec.env,
+        **templated_args(spec.rendered_argv(str(settings.data_root))),
         ENV_TRACKING_URI: settings.tracking_uri,
         ENV_DATA_ROOT: str(settings.data_root),
         "MLOPS_IMAGE": f"local:{spec.service}",
