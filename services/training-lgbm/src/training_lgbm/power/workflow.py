@@ -7,7 +7,6 @@ import lightgbm as lgb
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from mlops_core.data_version import content_hash
@@ -18,7 +17,7 @@ from mlops_core.naming import MODEL_ARTIFACT, TrackingNames, Workload, tracking_
 from mlops_core.release import GateInputs, ReleaseOutcome, describe_outcome, record_gate_inputs, release
 from mlops_core.run_context import collect_run_context
 from mlops_core.tracking import connect, mark_training_complete, open_keyed_run, resolve_run_key
-from training_lgbm.boosting import champion_predictions
+from training_lgbm.boosting import champion_predictions, model_signature
 from training_lgbm.power import plots
 from training_lgbm.power.data import OnBadRows, load_household_power
 from training_lgbm.power.evaluate import DEFAULT_THRESHOLDS, METRICS, regression_metrics
@@ -117,7 +116,7 @@ def _log_model(booster: lgb.Booster, test_x: pd.DataFrame, forecast: np.ndarray)
     mlflow.lightgbm.log_model(
         booster,
         name=MODEL_ARTIFACT,
-        signature=infer_signature(test_x, forecast),
+        signature=model_signature(test_x, forecast),
         input_example=test_x.head(5),
         # Explicit requirements skip mlflow's slow import-tracing inference.
         pip_requirements=mlflow.lightgbm.get_default_pip_requirements(),

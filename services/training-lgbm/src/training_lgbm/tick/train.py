@@ -7,7 +7,6 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from mlops_core.exit_codes import ExitCode
@@ -17,7 +16,7 @@ from mlops_core.naming import MODEL_ARTIFACT, TrackingNames, Workload, tracking_
 from mlops_core.release import GateInputs, ReleaseOutcome, describe_outcome, record_gate_inputs, release
 from mlops_core.run_context import collect_run_context
 from mlops_core.tracking import connect, mark_training_complete, open_keyed_run, resolve_run_key
-from training_lgbm.boosting import champion_predictions
+from training_lgbm.boosting import champion_predictions, model_signature
 from training_lgbm.tick.data import FEATURES, TARGET, FeatureWindow, load_window, split_by_time
 from training_lgbm.tick.evaluate import DEFAULT_THRESHOLDS, METRICS, classification_metrics, majority_baseline
 from training_lgbm.tick.model import ModelConfig, fit
@@ -143,7 +142,7 @@ def _train_and_log(
         mlflow.lightgbm.log_model(
             booster,
             name=MODEL_ARTIFACT,
-            signature=infer_signature(test_x, p_up),
+            signature=model_signature(test_x, p_up),
             input_example=example if len(example) else None,
             pip_requirements=mlflow.lightgbm.get_default_pip_requirements(),
         )
