@@ -17,7 +17,7 @@ from mlops_core.naming import CHAMPION, TrackingNames
 from mlops_core.quality import DriftComparison, PerformanceComparison, QualityReport
 from mlops_core.retrain_policy import RetrainPolicy
 from mlops_core.run_context import RunContext
-from mlops_core.served_requests import read_served_sample
+from mlops_core.served_requests import read_served_sample, served_drift
 from mlops_core.tracking import connect
 
 POLICY = RetrainPolicy(max_degradation=0.2, max_psi=0.25, cooldown=timedelta(hours=12), daily_budget=1)
@@ -169,3 +169,22 @@ def test_served_request_samples_are_read_per_model_version_and_day(tmp_path: Pat
     assert sample.skipped == [f"{day / 'part-a-1.jsonl'}:3: not valid JSON"]
     assert "2 rows from 1 sampled requests" in sample.describe()
     assert read_served_sample(tmp_path, "mnist_cnn", None, "image_stats").requests == 0
+
+
+def test_served_drift_compares_the_reference_columns_and_says_when_nothing_was_served(tmp_path: Path) -> None:
+    day = tmp_path / "power_lgbm" / "date=2026-03-01"
+    day.mkdir(parents=True)
+    rows = [{"a": float(i % 10) + 50.0, "ignored": 1.0} for i in range(200)]
+    lines = [json.dumps({"model": "power_lgbm", "version": "3", "features": rows}), "not json"]
+    (day / "part-a-1.jsonl").write_text("\n".join(lines) + "\n")
+    reference = {"a": np.arange(2_000) % 10 + 0.0}
+    today = datetime(2026, 3, 2).date()
+
+    drift, notes = served_drift(tmp_path, "power_lgbm", "3", "features", 7, today, reference, "training data")
+    assert drift is not None and drift.key == "served" and drift.reference == "training data"
+    assert [f.feature for f in drift.features] == ["a"]  # only the reference's columns
+    assert drift.features[0].psi > 1  # served values sit far from the training values
+    assert notes == [f"skipped request sample {day / 'part-a-1.jsonl'}:2: not valid JSON"]
+
+    nothing, notes = served_drift(tmp_path, "power_lgbm", "4", "features", 7, today, reference, "training")
+    assert nothing is None and notes[-1] == f"no served requests of v4 sampled under {tmp_path}"

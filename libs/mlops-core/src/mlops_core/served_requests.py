@@ -7,6 +7,7 @@ object (e.g. cut off when a pod died mid-write) is skipped and reported by file 
 """
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from mlops_core.drift import compare_features
 from mlops_core.logs import get_logger
+from mlops_core.quality import DriftComparison
 
 log = get_logger(__name__)
 
@@ -84,6 +87,32 @@ def read_served_sample(
     if sample.skipped:
         log.warning("skipped unreadable request samples", count=len(sample.skipped), first=sample.skipped[0])
     return sample
+
+
+def served_drift(
+    log_dir: Path,
+    model: str,
+    version: str,
+    row_field: str,
+    days: int,
+    today: date,
+    reference: Mapping[str, np.ndarray],
+    reference_label: str,
+) -> tuple[DriftComparison | None, list[str]]:
+    """Drift of this version's sampled served rows against `reference` (same column names), and notes
+    for the report: lines that could not be read, or that nothing was sampled."""
+    served = read_served_sample(log_dir, model, version, row_field, days, today)
+    notes = [f"skipped request sample {line}" for line in served.skipped[:20]]
+    if not served.rows:
+        return None, [*notes, f"no served requests of v{version} sampled under {log_dir}"]
+    comparison = DriftComparison(
+        name="served requests",
+        key="served",
+        reference=reference_label,
+        current=served.describe(),
+        features=compare_features(reference, served.columns(list(reference))),
+    )
+    return comparison, notes
 
 
 def _read_file(path: Path, day: date, version: str | None, row_field: str, sample: ServedSample) -> None:

@@ -36,7 +36,7 @@ from mlops_core.logs import get_logger, stage
 from mlops_core.naming import Tag, tracking_names
 from mlops_core.quality import DriftComparison, PerformanceComparison, QualityReport
 from mlops_core.run_context import collect_run_context
-from mlops_core.served_requests import IMAGE_STATS_FIELD, read_served_sample
+from mlops_core.served_requests import IMAGE_STATS_FIELD, served_drift
 from training_cnn import cifar_format, idx_format
 from training_cnn.data import CIFAR_TEST, MNIST_FILES, ImageSplits, cifar_batches_dir, load_splits
 from training_cnn.datasets import DatasetName, DatasetSpec, dataset_spec
@@ -149,29 +149,19 @@ def build_cnn_report(
             features=compare_features(reference, image_statistics(images)),
         )
     ]
-    served = read_served_sample(
+    served, served_notes = served_drift(
         request_log_dir,
         champion.model_name,
         champion.version.version,
         IMAGE_STATS_FIELD,
         request_log_days,
         now.date(),
+        reference={k: reference[k] for k in SERVED_STATISTICS},
+        reference_label=training,
     )
-    notes += [f"skipped request sample {line}" for line in served.skipped[:20]]
-    if served.rows:
-        drift.append(
-            DriftComparison(
-                name="served requests",
-                key="served",
-                reference=training,
-                current=served.describe(),
-                features=compare_features(
-                    {k: reference[k] for k in SERVED_STATISTICS}, served.columns(list(SERVED_STATISTICS))
-                ),
-            )
-        )
-    else:
-        notes.append(f"no served requests of v{champion.version.version} sampled under {request_log_dir}")
+    notes += served_notes
+    if served is not None:
+        drift.append(served)
     return QualityReport(
         workload=spec.workload.value,
         model=champion.model_name,

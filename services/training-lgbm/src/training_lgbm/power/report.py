@@ -36,7 +36,7 @@ from mlops_core.logs import configure_logging, get_logger, stage
 from mlops_core.naming import Workload, tracking_names
 from mlops_core.quality import DriftComparison, PerformanceComparison, QualityReport
 from mlops_core.run_context import collect_run_context
-from mlops_core.served_requests import FEATURES_FIELD, read_served_sample
+from mlops_core.served_requests import FEATURES_FIELD, served_drift
 from training_lgbm.power import schema
 from training_lgbm.power.data import OnBadRows, load_household_power, resolve_data_file
 from training_lgbm.power.evaluate import regression_metrics
@@ -167,27 +167,19 @@ def build_power_report(
                 features=compare_features(ref_columns, {c: new[c].to_numpy() for c in columns}),
             )
         )
-    served = read_served_sample(
+    served, served_notes = served_drift(
         request_log_dir,
         champion.model_name,
         champion.version.version,
         FEATURES_FIELD,
         request_log_days,
         now.date(),
+        reference=ref_columns,
+        reference_label=_period(reference, config.frequency),
     )
-    notes += [f"skipped request sample {line}" for line in served.skipped[:20]]
-    if served.rows:
-        drift.append(
-            DriftComparison(
-                name="served requests",
-                key="served",
-                reference=_period(reference, config.frequency),
-                current=served.describe(),
-                features=compare_features(ref_columns, served.columns(columns)),
-            )
-        )
-    else:
-        notes.append(f"no served requests of v{champion.version.version} sampled under {request_log_dir}")
+    notes += served_notes
+    if served is not None:
+        drift.append(served)
     return QualityReport(
         workload=Workload.POWER.value,
         model=champion.model_name,

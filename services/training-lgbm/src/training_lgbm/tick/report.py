@@ -33,7 +33,7 @@ from mlops_core.logs import configure_logging, get_logger, stage
 from mlops_core.naming import Tag, Workload, tracking_names
 from mlops_core.quality import DriftComparison, PerformanceComparison, QualityReport
 from mlops_core.run_context import collect_run_context
-from mlops_core.served_requests import FEATURES_FIELD, read_served_sample
+from mlops_core.served_requests import FEATURES_FIELD, served_drift
 from training_lgbm.tick.cli import DataDirOpt, FeaturesDirOpt, ManifestDirOpt, tick_folders
 from training_lgbm.tick.data import FEATURES, TARGET, FeatureWindow, available_dates, load_window
 from training_lgbm.tick.evaluate import classification_metrics
@@ -134,27 +134,19 @@ def build_tick_report(
                 features=compare_features(ref_columns, {c: new.frame[c].to_numpy() for c in FEATURES}),
             )
         )
-    served = read_served_sample(
+    served, served_notes = served_drift(
         request_log_dir,
         champion.model_name,
         champion.version.version,
         FEATURES_FIELD,
         request_log_days,
         now.date(),
+        reference=ref_columns,
+        reference_label=_describe(reference),
     )
-    notes += [f"skipped request sample {line}" for line in served.skipped[:20]]
-    if served.rows:
-        drift.append(
-            DriftComparison(
-                name="served requests",
-                key="served",
-                reference=_describe(reference),
-                current=served.describe(),
-                features=compare_features(ref_columns, served.columns(list(FEATURES))),
-            )
-        )
-    else:
-        notes.append(f"no served requests of v{champion.version.version} sampled under {request_log_dir}")
+    notes += served_notes
+    if served is not None:
+        drift.append(served)
     return QualityReport(
         workload=Workload.TICK.value,
         model=champion.model_name,
