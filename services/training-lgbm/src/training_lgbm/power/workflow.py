@@ -10,11 +10,10 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from mlops_core.data_version import content_hash
-from mlops_core.exit_codes import ExitCode
 from mlops_core.gate import GateThresholds, baseline_metric, candidate_metric
 from mlops_core.logs import get_logger, stage
 from mlops_core.naming import MODEL_ARTIFACT, TrackingNames, Workload, tracking_names
-from mlops_core.release import GateInputs, ReleaseOutcome, describe_outcome, record_gate_inputs, release
+from mlops_core.release import GateInputs, record_gate_inputs, release
 from mlops_core.run_context import collect_run_context
 from mlops_core.tracking import connect, mark_training_complete, open_keyed_run, resolve_run_key
 from training_lgbm.boosting import champion_predictions, model_signature
@@ -32,6 +31,7 @@ from training_lgbm.power.features import (
 )
 from training_lgbm.power.model import ModelConfig, fit
 from training_lgbm.power.report import LAST_TIMESTAMP_PARAM
+from training_lgbm.result import TrainingResult
 
 log = get_logger(__name__)
 DISTRIBUTION = "training-lgbm"
@@ -53,32 +53,19 @@ class PowerTrainingRequest:
 
 
 @dataclass(frozen=True)
-class PowerTrainingResult:
-    run_id: str
-    run_key: str
-    reused: bool
-    metrics: dict[str, float]
-    outcome: ReleaseOutcome | None
+class PowerTrainingResult(TrainingResult):
+    workload = "power"
 
-    @property
-    def exit_code(self) -> ExitCode:
-        return self.outcome.decision.exit_code if self.outcome else ExitCode.OK
-
-    def summary(self) -> str:
-        m = self.metrics
+    def metric_parts(self) -> list[str]:
         parts = [
-            "power",
-            f"run={self.run_id}",
-            f"key={self.run_key}" + (" (reused)" if self.reused else ""),
-            f"test_mae={m.get('test_mae', float('nan')):.4f}",
-            f"rmse={m.get('test_rmse', float('nan')):.4f}",
-            f"mape={m.get('test_mape', float('nan')):.2%}",
-            f"baseline_mae={m.get('baseline_test_mae', float('nan')):.4f}",
+            f"test_mae={self.metric('test_mae'):.4f}",
+            f"rmse={self.metric('test_rmse'):.4f}",
+            f"mape={self.metric('test_mape'):.2%}",
+            f"baseline_mae={self.metric('baseline_test_mae'):.4f}",
         ]
-        if "champion_test_mae" in m:
-            parts.append(f"champion_mae={m['champion_test_mae']:.4f}")
-        parts.append(describe_outcome(self.outcome))
-        return " ".join(parts)
+        if "champion_test_mae" in self.metrics:
+            parts.append(f"champion_mae={self.metrics['champion_test_mae']:.4f}")
+        return parts
 
 
 def _score_champion(

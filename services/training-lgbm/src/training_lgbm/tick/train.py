@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from mlops_core.exit_codes import ExitCode
 from mlops_core.gate import GateThresholds, baseline_metric, candidate_metric, champion_metric
 from mlops_core.logs import get_logger
 from mlops_core.naming import MODEL_ARTIFACT, TrackingNames, Workload, tracking_names
-from mlops_core.release import GateInputs, ReleaseOutcome, describe_outcome, record_gate_inputs, release
+from mlops_core.release import GateInputs, record_gate_inputs, release
 from mlops_core.run_context import collect_run_context
 from mlops_core.tracking import connect, mark_training_complete, open_keyed_run, resolve_run_key
 from training_lgbm.boosting import champion_predictions, model_signature
+from training_lgbm.result import TrainingResult
 from training_lgbm.tick.data import FEATURES, TARGET, FeatureWindow, load_window, split_by_time
 from training_lgbm.tick.evaluate import DEFAULT_THRESHOLDS, METRICS, classification_metrics, majority_baseline
 from training_lgbm.tick.model import ModelConfig, fit
@@ -41,31 +41,18 @@ class TickTrainingRequest:
 
 
 @dataclass(frozen=True)
-class TickTrainingResult:
-    run_id: str
-    run_key: str
-    reused: bool
-    metrics: dict[str, float]
-    outcome: ReleaseOutcome | None
+class TickTrainingResult(TrainingResult):
+    workload = "tick"
 
-    @property
-    def exit_code(self) -> ExitCode:
-        return self.outcome.decision.exit_code if self.outcome else ExitCode.OK
-
-    def summary(self) -> str:
-        m = self.metrics
+    def metric_parts(self) -> list[str]:
         parts = [
-            "tick",
-            f"run={self.run_id}",
-            f"key={self.run_key}" + (" (reused)" if self.reused else ""),
-            *(f"test_{k}={m.get(candidate_metric(k), float('nan')):.4f}" for k in METRICS),
-            f"baseline_auc={m.get(baseline_metric('auc'), float('nan')):.4f}",
-            f"baseline_log_loss={m.get(baseline_metric('log_loss'), float('nan')):.4f}",
+            *(f"test_{k}={self.metric(candidate_metric(k)):.4f}" for k in METRICS),
+            f"baseline_auc={self.metric(baseline_metric('auc')):.4f}",
+            f"baseline_log_loss={self.metric(baseline_metric('log_loss')):.4f}",
         ]
-        if champion_metric("auc") in m:
-            parts.append(f"champion_auc={m[champion_metric('auc')]:.4f}")
-        parts.append(describe_outcome(self.outcome))
-        return " ".join(parts)
+        if champion_metric("auc") in self.metrics:
+            parts.append(f"champion_auc={self.metrics[champion_metric('auc')]:.4f}")
+        return parts
 
 
 def _score_champion(
