@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from mlops_core.cli_management import hygiene
+from mlops_core.cli_options import TrackingUriOpt, fail
 from mlops_core.errors import MlopsError
 from mlops_core.logs import configure_logging
 from mlops_core.naming import CHALLENGER, CHAMPION, Workload, tracking_names
@@ -17,19 +18,11 @@ app = typer.Typer(help="Release gate, registration and promotion for platform mo
 
 WorkloadOpt = Annotated[Workload, typer.Option(help="Workload whose experiment and model to use.")]
 RunKeyOpt = Annotated[str, typer.Option(help="Run key the training run was started with.")]
-TrackingUriOpt = Annotated[
-    str | None, typer.Option(envvar="MLFLOW_TRACKING_URI", help="MLflow tracking server URI.")
-]
 
 
 @app.callback()
 def _main() -> None:
     configure_logging()
-
-
-def _fail(exc: MlopsError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(int(exc.exit_code))
 
 
 @app.command()
@@ -40,7 +33,7 @@ def gate(workload: WorkloadOpt, run_key: RunKeyOpt, tracking_uri: TrackingUriOpt
     try:
         decision = evaluate_gate(client, names, find_completed_run(client, names, run_key).info.run_id)
     except MlopsError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     typer.echo(f"gate {decision.verdict.value}: {decision.reason}")
     raise typer.Exit(int(decision.exit_code))
 
@@ -53,7 +46,7 @@ def register(workload: WorkloadOpt, run_key: RunKeyOpt, tracking_uri: TrackingUr
     try:
         outcome = release(client, names, find_completed_run(client, names, run_key).info.run_id)
     except MlopsError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if outcome.version is None:
         typer.echo(f"not registered: {outcome.decision.reason}")
         raise typer.Exit(int(outcome.decision.exit_code))
@@ -82,7 +75,7 @@ def promote_cmd(
             version = challenger.version
         done = promote(client, model, version, actor=by, reason=reason)
     except MlopsError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     typer.echo(f"{model}@{CHAMPION} -> v{done.version} (was v{done.previous_champion or 'none'})")
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mlops_core.cli_options import TrackingUriOpt
 from mlops_core.errors import MlopsError
 from mlops_core.logs import configure_logging
 from mlops_core.naming import Workload, tracking_names
@@ -39,9 +40,6 @@ CooldownOpt = Annotated[
 DailyBudgetOpt = Annotated[int, typer.Option(min=0, help="Retrain requests allowed in any 24 hours.")]
 MinDriftRowsOpt = Annotated[
     int, typer.Option(min=1, help="Drift counts only when both samples have at least this many values.")
-]
-TrackingUriOpt = Annotated[
-    str | None, typer.Option(envvar="MLFLOW_TRACKING_URI", help="MLflow tracking server URI.")
 ]
 RequestLogDirOpt = Annotated[
     Path | None,

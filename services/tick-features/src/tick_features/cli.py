@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from mlops_core.cli_options import fail
 from mlops_core.errors import MlopsError
 from mlops_core.exit_codes import ExitCode
 from mlops_core.logs import configure_logging, get_logger
@@ -38,11 +39,6 @@ def _paths(data_root: Path | None, **overrides: Path | None) -> TickPaths:
     return TickPaths(
         **{name: overrides.get(name) or getattr(base, name) for name in base.__dataclass_fields__}
     )
-
-
-def _fail(exc: MlopsError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(int(exc.exit_code))
 
 
 @app.command()
@@ -92,7 +88,7 @@ def validate(
     try:
         found = validate_raw(paths.raw, date_range(first, last))
     except MlopsError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     summary = {
         "raw_dir": str(paths.raw),
         "files": len(found.files),
@@ -154,6 +150,6 @@ def rollup(
         finally:
             spark.stop()
     except MlopsError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     log.info("rollup finished", **json.loads(summary.model_dump_json()))
     typer.echo(summary.model_dump_json())

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from mlops_core.cli_options import ReleaseOpt, TrackingUriOpt, TrainingRunKeyOpt
 from mlops_core.errors import MlopsError
 from mlops_core.exit_codes import ExitCode
 from mlops_core.gate import GateThresholds
@@ -67,19 +68,9 @@ def train(
         bool, typer.Option("--resume/--no-resume", help="Continue from the run key's latest checkpoint.")
     ] = False,
     keep_checkpoints: Annotated[int, typer.Option(min=1, help="How many epoch checkpoints to keep.")] = 2,
-    run_key: Annotated[
-        str | None,
-        typer.Option(help="Idempotency key (default: the Airflow DAG run, else a unique ad-hoc key)."),
-    ] = None,
-    tracking_uri: Annotated[
-        str | None, typer.Option(envvar="MLFLOW_TRACKING_URI", help="MLflow tracking server URI.")
-    ] = None,
-    release: Annotated[
-        bool,
-        typer.Option(
-            "--release/--no-release", help="Gate and register in-process (the DAG gates separately)."
-        ),
-    ] = True,
+    run_key: TrainingRunKeyOpt = None,
+    tracking_uri: TrackingUriOpt = None,
+    release: ReleaseOpt = True,
     min_accuracy: Annotated[
         float | None,
         typer.Option(min=0.0, max=1.0, help="Gate: absolute accuracy floor (default: 0.9 / 0.5)."),

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from mlops_core.cli_options import ReleaseOpt, TrackingUriOpt, TrainingRunKeyOpt, fail
 from mlops_core.errors import MlopsError
 from mlops_core.exit_codes import ExitCode
 from mlops_core.logs import configure_logging
@@ -34,22 +35,11 @@ OnBadRowsOpt = Annotated[
 ]
 
 
-def _fail(exc: Exception, code: ExitCode) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(int(code))
-
-
 def train(
     data_dir: DataDirOpt = None,
-    run_key: Annotated[
-        str | None, typer.Option(help="Idempotency key; default: the Airflow DAG run.")
-    ] = None,
-    tracking_uri: Annotated[
-        str | None, typer.Option(envvar="MLFLOW_TRACKING_URI", help="MLflow server.")
-    ] = None,
-    release: Annotated[
-        bool, typer.Option(help="Gate and register in this process (the DAG does it apart).")
-    ] = True,
+    run_key: TrainingRunKeyOpt = None,
+    tracking_uri: TrackingUriOpt = None,
+    release: ReleaseOpt = True,
     frequency: Annotated[
         str, typer.Option(help="Resampling period (pandas offset), e.g. 1h or 15min.")
     ] = "1h",
@@ -91,9 +81,9 @@ def train(
     try:
         result = train_power(request)
     except MlopsError as exc:
-        raise _fail(exc, exc.exit_code) from exc
+        raise fail(exc, exc.exit_code) from exc
     except ValueError as exc:
-        raise _fail(exc, ExitCode.USAGE) from exc
+        raise fail(exc, ExitCode.USAGE) from exc
     typer.echo(result.summary())
     raise typer.Exit(int(result.exit_code))
 
@@ -105,7 +95,7 @@ def validate(data_dir: DataDirOpt = None, on_bad_rows: OnBadRowsOpt = OnBadRows.
     try:
         data = load_household_power(path, on_bad_rows)
     except MlopsError as exc:
-        raise _fail(exc, exc.exit_code) from exc
+        raise fail(exc, exc.exit_code) from exc
     frame = data.frame
     typer.echo(
         f"ok {path}: {data.rows_read} rows, {data.missing_rows} missing, {len(data.bad_rows)} malformed, "

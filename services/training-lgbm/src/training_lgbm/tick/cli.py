@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from mlops_core.cli_options import ReleaseOpt, TrackingUriOpt, TrainingRunKeyOpt, fail
 from mlops_core.errors import MlopsError
 from mlops_core.exit_codes import ExitCode
 from mlops_core.logs import configure_logging
@@ -44,26 +45,15 @@ EndDateOpt = Annotated[
 WindowDaysOpt = Annotated[int, typer.Option(min=1, help="Calendar days of partitions, ending at --end-date.")]
 
 
-def _fail(exc: Exception, code: ExitCode) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(int(code))
-
-
 def train(
     data_dir: DataDirOpt = None,
     features_dir: FeaturesDirOpt = None,
     manifest_dir: ManifestDirOpt = None,
     end_date: EndDateOpt = None,
     window_days: WindowDaysOpt = 5,
-    run_key: Annotated[
-        str | None, typer.Option(help="Idempotency key; default: the Airflow DAG run.")
-    ] = None,
-    tracking_uri: Annotated[
-        str | None, typer.Option(envvar="MLFLOW_TRACKING_URI", help="MLflow server.")
-    ] = None,
-    release: Annotated[
-        bool, typer.Option(help="Gate and register in this process (the DAG does it apart).")
-    ] = True,
+    run_key: TrainingRunKeyOpt = None,
+    tracking_uri: TrackingUriOpt = None,
+    release: ReleaseOpt = True,
     min_improvement: Annotated[
         float, typer.Option(help="Relative AUC margin over the majority-class baseline (AUC 0.5) required.")
     ] = DEFAULT_THRESHOLDS.min_improvement,
@@ -104,9 +94,9 @@ def train(
     try:
         result = train_tick(request)
     except MlopsError as exc:
-        raise _fail(exc, exc.exit_code) from exc
+        raise fail(exc, exc.exit_code) from exc
     except ValueError as exc:
-        raise _fail(exc, ExitCode.USAGE) from exc
+        raise fail(exc, ExitCode.USAGE) from exc
     typer.echo(result.summary())
     raise typer.Exit(int(result.exit_code))
 
@@ -124,7 +114,7 @@ def validate(
     try:
         window = load_window(features, manifests, end_date.date() if end_date else None, window_days)
     except MlopsError as exc:
-        raise _fail(exc, exc.exit_code) from exc
+        raise fail(exc, exc.exit_code) from exc
     frame = window.frame
     typer.echo(
         f"ok {len(window.dates)} partitions {window.dates[0]}..{window.dates[-1]}: {len(frame)} labelled bars, "
