@@ -9,9 +9,9 @@ Run with the orchestration venv (the service venvs must exist: `make setup`):
    baseline), then builds a DagBag from that one file (timed: import of the file to DAG objects, what the
    dag-processor does per file), `--repeats` times; the median is compared with the 0.5 s target. It
    also prints the whole subprocess wall time with and without the parse, and Airflow's own per-file
-   duration. The launch mode changes which operators the file imports, so each mode is measured; with
-   cached bytecode also with the launcher's operator modules imported before the parse (what the
-   dag-processor's pre-import does when a DAG file imports them at top level).
+   duration. The launch mode changes which operators the tasks are built from, so each mode is measured;
+   each also with the file's top-level `airflow.*` imports done before the parse (the target's case),
+   which is what the dag-processor does (its manager pre-imports them, then forks the parsing process).
    "uncached" is this workplace's default (PYTHONDONTWRITEBYTECODE=1: every process compiles every
    module it imports); "cached" gives the subprocesses a bytecode cache (PYTHONPYCACHEPREFIX, warmed by
    one untimed run), as in the Airflow image, where pip installs compiled bytecode.
@@ -43,17 +43,6 @@ TRAIN_LGBM = REPO / "services" / "training-lgbm" / ".venv" / "bin" / "train-lgbm
 TARGET_S = 0.5
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
-# The operator modules each launcher builds its tasks from (mlops_orchestration.launchers, factory, promotion).
-OPERATOR_MODULES = {
-    "local": ["airflow.providers.standard.operators.bash"],
-    "docker": ["airflow.providers.docker.operators.docker"],
-    "kubernetes": ["airflow.providers.cncf.kubernetes.operators.pod"],
-}
-COMMON_OPERATOR_MODULES = [
-    "airflow.providers.standard.operators.python",
-    "airflow.providers.standard.operators.hitl",
-]
-
 # Runs in a fresh interpreter: import Airflow (baseline); optionally import some modules first (as the
 # dag-processor pre-imports the `airflow.*` modules a DAG file imports), then parse one DAG file.
 PARSE_CHILD = r"""
@@ -65,8 +54,13 @@ from airflow.sdk import DAG
 imported = time.perf_counter()
 result = {"import_s": imported - started}
 if len(sys.argv) > 1:
-    for module in filter(None, sys.argv[2].split(",") if len(sys.argv) > 2 else []):
-        importlib.import_module(module)
+    if sys.argv[2:] == ["preimport"]:
+        # What the dag-processor's manager does before it forks the parsing process
+        # ([dag_processor] parsing_pre_import_modules, on by default).
+        from airflow.utils.file import iter_airflow_imports
+
+        for module in iter_airflow_imports(sys.argv[1]):
+            importlib.import_module(module)
     ready = time.perf_counter()
     cpu = time.process_time()
     bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
@@ -136,8 +130,7 @@ class ParseCase:
     preimport: bool
 
     def argv(self) -> list[str]:
-        modules = [*OPERATOR_MODULES[self.mode], *COMMON_OPERATOR_MODULES] if self.preimport else []
-        return [str(self.path), ",".join(modules)]
+        return [str(self.path), *(["preimport"] if self.preimport else [])]
 
 
 def bench_parse(args: argparse.Namespace, envs: list[Env]) -> list[str]:
@@ -154,7 +147,7 @@ def bench_parse(args: argparse.Namespace, envs: list[Env]) -> list[str]:
     over = []
     for env in envs:
         cases = [ParseCase(path, env.name, mode, preimport) for path in files for mode in modes
-                 for preimport in ((False, True) if env.name == "cached" else (False,))]  # fmt: skip
+                 for preimport in (False, True)]  # fmt: skip
 
         def child(case: ParseCase, env: Env = env) -> tuple[dict, float]:
             return run_child({**env.values, "MLOPS_LAUNCH_MODE": case.mode}, *case.argv())
@@ -174,24 +167,24 @@ def bench_parse(args: argparse.Namespace, envs: list[Env]) -> list[str]:
             parse = [r["parse_s"] for r in results]
             ok = median(parse) < TARGET_S
             operators = "pre-imported" if case.preimport else "in parse"
-            if not ok:
-                over.append(f"{case.path.name} {case.mode} {env.name} bytecode, operators {operators}")
+            # The target is the dag-processor's parse; a cold interpreter's is printed for information.
+            verdict = "ok" if ok else ("OVER TARGET" if case.preimport else "cold, info")
+            if case.preimport and not ok:
+                over.append(f"{case.path.name} {case.mode} {env.name} bytecode")
             print(f"{case.path.name:<14} {case.mode:<10} {env.name:<8} {operators:<12} {results[0]['dags']:>4} "
                   f"{median(parse):>8.3f} {min(parse):>6.3f}-{max(parse):<6.3f} "
                   f"{median([r['parse_cpu_s'] for r in results]):>6.3f} {median([r['airflow_s'] for r in results]):>9.3f} "
                   f"{median([r['import_s'] for r in results]):>8.3f} {median([w for _, w in runs[case]]):>7.2f} "
-                  f"{median(baseline):>7.2f}  {'ok' if ok else 'OVER TARGET'}")  # fmt: skip
+                  f"{median(baseline):>7.2f}  {verdict}")  # fmt: skip
     print(
         "parse s: DagBag(file) after Airflow is imported = the import of the file to DAG objects (wall clock;"
     )
     print(
         "  cpu s: the same in CPU time, less sensitive to other load). airflow s: Airflow's own per-file duration."
     )
-    print("operators: 'in parse' = the parse imports the launcher's operator modules (today's DAG file);")
-    print(
-        "  'pre-imported' = imported before it, as the dag-processor does for the `airflow.*` modules a DAG file"
-    )
-    print("  imports at top level ([dag_processor] parsing_pre_import_modules, on by default).")
+    print("operators: 'in parse' = the parse itself imports the operator modules (a cold interpreter);")
+    print("  'pre-imported' = the file's top-level `airflow.*` imports done first, as the dag-processor does")
+    print("  ([dag_processor] parsing_pre_import_modules, on by default): the cost of each parse it runs.")
     print(
         "import s: `import airflow` in the child; proc s / base s: the whole subprocess with / without the parse."
     )
@@ -308,7 +301,10 @@ def main() -> int:
         over = bench_parse(args, envs)
         if not args.skip_launcher:
             bench_launcher(args, envs[-1], root / "data")
-    print(f"\nparse target < {TARGET_S} s per file: " + ("met in every case" if not over else "NOT met for:"))
+    verdict = "met in every launch mode" if not over else "NOT met for:"
+    print(
+        f"\nparse target < {TARGET_S} s per file, as the dag-processor parses (operators pre-imported): {verdict}"
+    )
     for case in over:
         print(f"  {case}")
     return 0
