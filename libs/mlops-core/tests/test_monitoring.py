@@ -171,20 +171,34 @@ def test_served_request_samples_are_read_per_model_version_and_day(tmp_path: Pat
     assert read_served_sample(tmp_path, "mnist_cnn", None, "image_stats").requests == 0
 
 
-def test_served_drift_compares_the_reference_columns_and_says_when_nothing_was_served(tmp_path: Path) -> None:
-    day = tmp_path / "power_lgbm" / "date=2026-03-01"
+def test_served_drift_of_the_champion_and_its_report(
+    tmp_path: Path, tracking_uri: str, names: TrackingNames
+) -> None:
+    champion = champion_under_review(connect(tracking_uri), names)
+    assert champion is not None
+    model = names.registered_model
+    day = tmp_path / model / "date=2026-03-01"
     day.mkdir(parents=True)
     rows = [{"a": float(i % 10) + 50.0, "ignored": 1.0} for i in range(200)]
-    lines = [json.dumps({"model": "power_lgbm", "version": "3", "features": rows}), "not json"]
+    lines = [
+        json.dumps({"model": model, "version": "1", "features": rows}),
+        json.dumps({"model": model, "version": "2", "features": [{"a": 1.0}] * 200}),  # not the champion
+        "not json",
+    ]
     (day / "part-a-1.jsonl").write_text("\n".join(lines) + "\n")
     reference = {"a": np.arange(2_000) % 10 + 0.0}
-    today = datetime(2026, 3, 2).date()
+    today = NOW.date()
 
-    drift, notes = served_drift(tmp_path, "power_lgbm", "3", "features", 7, today, reference, "training data")
+    drift, notes = served_drift(champion, tmp_path, "features", 7, today, reference, "training data")
     assert drift is not None and drift.key == "served" and drift.reference == "training data"
+    assert drift.current.startswith("200 rows from 1 sampled requests")  # version 2's rows left out
     assert [f.feature for f in drift.features] == ["a"]  # only the reference's columns
     assert drift.features[0].psi > 1  # served values sit far from the training values
-    assert notes == [f"skipped request sample {day / 'part-a-1.jsonl'}:2: not valid JSON"]
+    assert notes == [f"skipped request sample {day / 'part-a-1.jsonl'}:3: not valid JSON"]
 
-    nothing, notes = served_drift(tmp_path, "power_lgbm", "4", "features", 7, today, reference, "training")
-    assert nothing is None and notes[-1] == f"no served requests of v4 sampled under {tmp_path}"
+    nothing, notes = served_drift(champion, tmp_path / "empty", "features", 7, today, reference, "training")
+    assert nothing is None and notes == [f"no served requests of v1 sampled under {tmp_path / 'empty'}"]
+
+    report = champion.quality_report("power", NOW, "sha256:x", None, [drift], notes)
+    assert (report.model, report.version) == (model, "1")
+    assert report.model_run_id == champion.run.info.run_id and report.drift == [drift]

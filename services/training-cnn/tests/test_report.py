@@ -11,15 +11,14 @@ import mlflow
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
-from typer.testing import CliRunner
 
 from mlops_core.cli import app as mlops_app
 from mlops_core.exit_codes import ExitCode
-from mlops_core.logs import configure_logging
 from mlops_core.naming import tracking_names
 from mlops_core.retrain_policy import HISTORY_TAG
 from mlops_core.testing import MlflowServer
-from mlops_core.testing.registry import forget_registered_model
+from mlops_core.testing.cli import invoke
+from mlops_core.testing.registry import registry_without
 from training_cnn import idx_format
 from training_cnn.cli import app as train_app
 from training_cnn.data import MNIST_FILES, load_splits
@@ -29,29 +28,13 @@ from training_cnn.samples import generate_cifar10
 
 MNIST = tracking_names("mnist")
 CIFAR10 = tracking_names("cifar10")
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def client(mlflow_server: MlflowServer) -> Iterator[MlflowClient]:
     """The session server, both image models forgotten before and after (other modules train them)."""
-    client = MlflowClient(mlflow_server.uri, mlflow_server.uri)
-    for names in (MNIST, CIFAR10):
-        forget_registered_model(client, names.registered_model)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
+    with registry_without(mlflow_server.uri, MNIST.registered_model, CIFAR10.registered_model) as client:
         yield client
-    for names in (MNIST, CIFAR10):
-        forget_registered_model(client, names.registered_model)
-
-
-def _invoke(cli: object, args: list[str]) -> tuple[int, str]:
-    """Exit code and stdout, whose last line is the summary (stderr carries logs and errors)."""
-    result = runner.invoke(cli, args)  # type: ignore[arg-type]
-    configure_logging()  # the command bound logging to the runner's (now closed) stream
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout if result.exit_code in (0, 20) else result.output
 
 
 def _champion(dataset: str, data_dir: Path, checkpoints: Path, *extra: str) -> None:
@@ -65,11 +48,11 @@ def _champion(dataset: str, data_dir: Path, checkpoints: Path, *extra: str) -> N
         "--epochs",
         "2",
     ]
-    code, output = _invoke(
+    code, output = invoke(
         train_app, [*args, "--width", "8", "--device", "cpu", "--run-key", "report-test", *extra]
     )
     assert code == 0 and "gate=passed" in output, output
-    code, output = _invoke(
+    code, output = invoke(
         mlops_app,
         ["promote", "--workload", dataset, "--version", "1", "--by", "pytest", "--reason", "report tests"],
     )
@@ -96,7 +79,7 @@ def inverted_batch(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 def _report(dataset: str, data_dir: Path, logs: Path, *extra: str) -> tuple[int, str]:
     args = ["report", "--dataset", dataset, "--data-dir", str(data_dir), "--request-log-dir", str(logs)]
-    return _invoke(app, [*args, *extra])
+    return invoke(app, [*args, *extra])
 
 
 def _last_line(output: str) -> str:

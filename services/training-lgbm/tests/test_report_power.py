@@ -13,15 +13,14 @@ import mlflow
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-from typer.testing import CliRunner
 
 from mlops_core.cli import app as mlops_app
 from mlops_core.exit_codes import ExitCode
-from mlops_core.logs import configure_logging
 from mlops_core.naming import Workload, tracking_names
 from mlops_core.retrain_policy import HISTORY_TAG
 from mlops_core.testing import MlflowServer
-from mlops_core.testing.registry import forget_registered_model
+from mlops_core.testing.cli import invoke
+from mlops_core.testing.registry import registry_without
 from training_lgbm.cli import app
 from training_lgbm.power import schema
 from training_lgbm.power.data import load_household_power
@@ -30,7 +29,6 @@ from training_lgbm.power.sample import SampleSpec, generate_frame
 
 NAMES = tracking_names(Workload.POWER)
 TRAIN_DAYS, ALL_DAYS = 28, 42
-runner = CliRunner()
 
 
 def _write(frame: pd.DataFrame, folder: Path) -> Path:
@@ -63,21 +61,8 @@ def power_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def client(mlflow_server: MlflowServer) -> Iterator[MlflowClient]:
     """The session server, with `power_lgbm` forgotten before and after (other modules train it too)."""
-    client = MlflowClient(mlflow_server.uri, mlflow_server.uri)
-    forget_registered_model(client, NAMES.registered_model)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
+    with registry_without(mlflow_server.uri, NAMES.registered_model) as client:
         yield client
-    forget_registered_model(client, NAMES.registered_model)
-
-
-def _invoke(cli: object, args: list[str]) -> tuple[int, str]:
-    """Exit code and stdout, whose last line is the summary (stderr carries logs and errors)."""
-    result = runner.invoke(cli, args)  # type: ignore[arg-type]
-    configure_logging()  # the command bound logging to the runner's (now closed) stream
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout if result.exit_code in (0, 20) else result.output
 
 
 def _report(power_dirs: dict[str, Path], data: str, *extra: str) -> tuple[int, str]:
@@ -89,12 +74,12 @@ def _report(power_dirs: dict[str, Path], data: str, *extra: str) -> tuple[int, s
         "--request-log-dir",
         str(power_dirs["logs"]),
     ]
-    return _invoke(app, [*args, *extra])
+    return invoke(app, [*args, *extra])
 
 
 @pytest.fixture(scope="module")
 def champion(client: MlflowClient, power_dirs: dict[str, Path]) -> str:
-    code, output = _invoke(
+    code, output = invoke(
         app,
         [
             "power",
@@ -107,7 +92,7 @@ def champion(client: MlflowClient, power_dirs: dict[str, Path]) -> str:
         ],
     )
     assert code == 0 and "version=1" in output, output
-    code, output = _invoke(
+    code, output = invoke(
         mlops_app,
         ["promote", "--workload", "power", "--version", "1", "--by", "pytest", "--reason", "report tests"],
     )

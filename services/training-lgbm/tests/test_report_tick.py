@@ -15,21 +15,19 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 from tick.conftest import FIRST_DAY, write_feature_day
-from typer.testing import CliRunner
 
 from mlops_core.cli import app as mlops_app
 from mlops_core.exit_codes import ExitCode
-from mlops_core.logs import configure_logging
 from mlops_core.naming import Workload, tracking_names
 from mlops_core.retrain_policy import HISTORY_TAG
 from mlops_core.testing import MlflowServer
-from mlops_core.testing.registry import forget_registered_model
+from mlops_core.testing.cli import invoke
+from mlops_core.testing.registry import registry_without
 from training_lgbm.cli import app
 
 NAMES = tracking_names(Workload.TICK)
 TRAIN_DAYS = [FIRST_DAY + timedelta(days=i) for i in range(3)]
 NEW_DAYS = [FIRST_DAY + timedelta(days=i) for i in range(3, 5)]
-runner = CliRunner()
 
 
 def _plant_drift(ticks: Path, day: object) -> None:
@@ -64,31 +62,18 @@ def ticks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def client(mlflow_server: MlflowServer) -> Iterator[MlflowClient]:
     """The session server, with `tick_model` forgotten before and after (the tick tests train it too)."""
-    client = MlflowClient(mlflow_server.uri, mlflow_server.uri)
-    forget_registered_model(client, NAMES.registered_model)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
+    with registry_without(mlflow_server.uri, NAMES.registered_model) as client:
         yield client
-    forget_registered_model(client, NAMES.registered_model)
-
-
-def _invoke(cli: object, args: list[str]) -> tuple[int, str]:
-    """Exit code and stdout, whose last line is the summary (stderr carries logs and errors)."""
-    result = runner.invoke(cli, args)  # type: ignore[arg-type]
-    configure_logging()  # the command bound logging to the runner's (now closed) stream
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout if result.exit_code in (0, 20) else result.output
 
 
 @pytest.fixture(scope="module")
 def champion(client: MlflowClient, ticks: dict[str, Path]) -> str:
-    code, output = _invoke(
+    code, output = invoke(
         app,
         ["tick", "--data-dir", str(ticks["train"]), "--window-days", "3", "--run-key", "report-test/tick"],
     )
     assert code == 0 and "version=1" in output, output
-    code, output = _invoke(
+    code, output = invoke(
         mlops_app,
         ["promote", "--workload", "tick", "--version", "1", "--by", "pytest", "--reason", "report tests"],
     )
@@ -99,7 +84,7 @@ def champion(client: MlflowClient, ticks: dict[str, Path]) -> str:
 def _report(ticks: dict[str, Path], data: str, *extra: str) -> tuple[int, str]:
     args = ["report", "tick", "--features-dir", str(ticks[data] / "features")]
     args += ["--manifest-dir", str(ticks[data] / "manifests"), "--request-log-dir", str(ticks["logs"])]
-    return _invoke(app, [*args, *extra])
+    return invoke(app, [*args, *extra])
 
 
 def _last_line(output: str) -> str:

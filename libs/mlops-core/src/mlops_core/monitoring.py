@@ -22,7 +22,7 @@ from mlops_core.exit_codes import ExitCode
 from mlops_core.gate import GateThresholds, candidate_metric
 from mlops_core.logs import get_logger
 from mlops_core.naming import Tag, TrackingNames
-from mlops_core.quality import QualityReport
+from mlops_core.quality import DriftComparison, PerformanceComparison, QualityReport
 from mlops_core.quality_render import plot_files, to_html, to_markdown
 from mlops_core.registry import resolve_champion
 from mlops_core.retrain_policy import RetrainDecision, RetrainPolicy, apply_policy, retrain_signals
@@ -75,6 +75,28 @@ class ChampionUnderReview:
 
     def param(self, key: str) -> str | None:
         return self.run.data.params.get(key)
+
+    def quality_report(
+        self,
+        workload: str,
+        generated_at: datetime,
+        data_version: str,
+        performance: PerformanceComparison | None,
+        drift: list[DriftComparison],
+        notes: list[str],
+    ) -> QualityReport:
+        """A report on this champion (model, version and training run filled in from it)."""
+        return QualityReport(
+            workload=workload,
+            model=self.model_name,
+            version=self.version.version,
+            model_run_id=self.run.info.run_id,
+            generated_at=generated_at,
+            data_version=data_version,
+            performance=performance,
+            drift=drift,
+            notes=notes,
+        )
 
 
 def champion_under_review(client: MlflowClient, names: TrackingNames) -> ChampionUnderReview | None:

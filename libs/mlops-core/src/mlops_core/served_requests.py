@@ -11,13 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlops_core.drift import compare_features
 from mlops_core.logs import get_logger
 from mlops_core.quality import DriftComparison
+
+if TYPE_CHECKING:  # monitoring imports MLflow; this module does not need it at run time
+    from mlops_core.monitoring import ChampionUnderReview
 
 log = get_logger(__name__)
 
@@ -90,18 +93,18 @@ def read_served_sample(
 
 
 def served_drift(
+    champion: "ChampionUnderReview",
     log_dir: Path,
-    model: str,
-    version: str,
     row_field: str,
     days: int,
     today: date,
     reference: Mapping[str, np.ndarray],
     reference_label: str,
 ) -> tuple[DriftComparison | None, list[str]]:
-    """Drift of this version's sampled served rows against `reference` (same column names), and notes
+    """Drift of the champion's sampled served rows against `reference` (same column names), and notes
     for the report: lines that could not be read, or that nothing was sampled."""
-    served = read_served_sample(log_dir, model, version, row_field, days, today)
+    version = champion.version.version
+    served = read_served_sample(log_dir, champion.model_name, version, row_field, days, today)
     notes = [f"skipped request sample {line}" for line in served.skipped[:20]]
     if not served.rows:
         return None, [*notes, f"no served requests of v{version} sampled under {log_dir}"]

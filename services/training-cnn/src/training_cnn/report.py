@@ -150,9 +150,8 @@ def build_cnn_report(
         )
     ]
     served, served_notes = served_drift(
+        champion,
         request_log_dir,
-        champion.model_name,
-        champion.version.version,
         IMAGE_STATS_FIELD,
         request_log_days,
         now.date(),
@@ -162,17 +161,7 @@ def build_cnn_report(
     notes += served_notes
     if served is not None:
         drift.append(served)
-    return QualityReport(
-        workload=spec.workload.value,
-        model=champion.model_name,
-        version=champion.version.version,
-        model_run_id=champion.run.info.run_id,
-        generated_at=now,
-        data_version=content_hash(files),
-        performance=performance,
-        drift=drift,
-        notes=notes,
-    )
+    return champion.quality_report(spec.workload.value, now, content_hash(files), performance, drift, notes)
 
 
 def report_cnn_quality(

@@ -168,9 +168,8 @@ def build_power_report(
             )
         )
     served, served_notes = served_drift(
+        champion,
         request_log_dir,
-        champion.model_name,
-        champion.version.version,
         FEATURES_FIELD,
         request_log_days,
         now.date(),
@@ -180,16 +179,8 @@ def build_power_report(
     notes += served_notes
     if served is not None:
         drift.append(served)
-    return QualityReport(
-        workload=Workload.POWER.value,
-        model=champion.model_name,
-        version=champion.version.version,
-        model_run_id=champion.run.info.run_id,
-        generated_at=now,
-        data_version=content_hash([data_file]),
-        performance=performance,
-        drift=drift,
-        notes=notes,
+    return champion.quality_report(
+        Workload.POWER.value, now, content_hash([data_file]), performance, drift, notes
     )
 
 

@@ -135,9 +135,8 @@ def build_tick_report(
             )
         )
     served, served_notes = served_drift(
+        champion,
         request_log_dir,
-        champion.model_name,
-        champion.version.version,
         FEATURES_FIELD,
         request_log_days,
         now.date(),
@@ -147,16 +146,13 @@ def build_tick_report(
     notes += served_notes
     if served is not None:
         drift.append(served)
-    return QualityReport(
-        workload=Workload.TICK.value,
-        model=champion.model_name,
-        version=champion.version.version,
-        model_run_id=champion.run.info.run_id,
-        generated_at=now,
-        data_version=new.data_version if new is not None else reference.data_version,
-        performance=performance,
-        drift=drift,
-        notes=notes,
+    return champion.quality_report(
+        Workload.TICK.value,
+        now,
+        new.data_version if new is not None else reference.data_version,
+        performance,
+        drift,
+        notes,
     )
 
 
