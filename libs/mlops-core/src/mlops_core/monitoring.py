@@ -10,6 +10,7 @@ import contextlib
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,12 +22,13 @@ from mlflow.tracking import MlflowClient
 from mlops_core.exit_codes import ExitCode
 from mlops_core.gate import GateThresholds, candidate_metric
 from mlops_core.logs import get_logger
-from mlops_core.naming import Tag, TrackingNames
+from mlops_core.naming import Tag, TrackingNames, Workload, tracking_names
 from mlops_core.quality import DriftComparison, PerformanceComparison, QualityReport
 from mlops_core.quality_render import plot_files, to_html, to_markdown
 from mlops_core.registry import resolve_champion
 from mlops_core.retrain_policy import RetrainDecision, RetrainPolicy, apply_policy, retrain_signals
-from mlops_core.run_context import RunContext
+from mlops_core.run_context import RunContext, collect_run_context
+from mlops_core.tracking import connect
 
 log = get_logger(__name__)
 
@@ -259,3 +261,23 @@ def conclude_report(
         report=report,
         report_run_id=run_id,
     )
+
+
+def review_champion(
+    tracking_uri: str | None,
+    workload: Workload,
+    build_report: Callable[[ChampionUnderReview, datetime], QualityReport],
+    policy: RetrainPolicy,
+    distribution: str,
+) -> ReportOutcome:
+    """Every workload's `report` command: find the champion (none: nothing to do), let the workload build
+    its report, then publish it and apply the retrain policy."""
+    client = connect(tracking_uri)
+    names = tracking_names(workload)
+    champion = champion_under_review(client, names)
+    if champion is None:
+        return no_champion(names.registered_model)
+    now = datetime.now(UTC)
+    report = build_report(champion, now)
+    context = collect_run_context(report.data_version, distribution)
+    return conclude_report(client, champion, report, policy, context, now)

@@ -8,7 +8,7 @@ images) of the training split against the batch and against served requests. No 
 Torch and MLflow are imported when a report runs.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -33,9 +33,8 @@ from mlops_core.data_version import content_hash
 from mlops_core.drift import compare_features
 from mlops_core.errors import DataValidationError, MlopsError
 from mlops_core.logs import get_logger, stage
-from mlops_core.naming import Tag, tracking_names
+from mlops_core.naming import Tag
 from mlops_core.quality import DriftComparison, PerformanceComparison, QualityReport
-from mlops_core.run_context import collect_run_context
 from mlops_core.served_requests import IMAGE_STATS_FIELD, served_drift
 from training_cnn import cifar_format, idx_format
 from training_cnn.data import CIFAR_TEST, MNIST_FILES, ImageSplits, cifar_batches_dir, load_splits
@@ -173,19 +172,18 @@ def report_cnn_quality(
     policy: "RetrainPolicy",
     tracking_uri: str | None,
 ) -> "ReportOutcome":
-    from mlops_core.monitoring import champion_under_review, conclude_report, no_champion
-    from mlops_core.tracking import connect
+    from mlops_core.monitoring import review_champion
 
-    client = connect(tracking_uri)
-    names = tracking_names(dataset_spec(dataset).workload)
-    champion = champion_under_review(client, names)
-    if champion is None:
-        return no_champion(names.registered_model)
-    splits = load_splits(dataset, data_dir)
-    now = datetime.now(UTC)
-    report = build_cnn_report(champion, splits, batch_dir, request_log_dir, request_log_days, now)
-    context = collect_run_context(report.data_version, DISTRIBUTION)
-    return conclude_report(client, champion, report, policy, context, now)
+    return review_champion(
+        tracking_uri,
+        dataset_spec(dataset).workload,
+        # Data is loaded only once there is a champion to score.
+        lambda champion, now: build_cnn_report(
+            champion, load_splits(dataset, data_dir), batch_dir, request_log_dir, request_log_days, now
+        ),
+        policy,
+        DISTRIBUTION,
+    )
 
 
 def report(

@@ -7,7 +7,7 @@ training periods against the new periods, and against the feature records servin
 MLflow is imported when a report runs, not when the `train-lgbm` CLI starts.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -33,9 +33,8 @@ from mlops_core.data_version import content_hash
 from mlops_core.drift import compare_features
 from mlops_core.errors import MlopsError
 from mlops_core.logs import configure_logging, get_logger, stage
-from mlops_core.naming import Workload, tracking_names
+from mlops_core.naming import Workload
 from mlops_core.quality import DriftComparison, PerformanceComparison, QualityReport
-from mlops_core.run_context import collect_run_context
 from mlops_core.served_requests import FEATURES_FIELD, served_drift
 from training_lgbm.power import schema
 from training_lgbm.power.data import OnBadRows, load_household_power, resolve_data_file
@@ -192,18 +191,17 @@ def report_power_quality(
     policy: "RetrainPolicy",
     tracking_uri: str | None,
 ) -> "ReportOutcome":
-    from mlops_core.monitoring import champion_under_review, conclude_report, no_champion
-    from mlops_core.tracking import connect
+    from mlops_core.monitoring import review_champion
 
-    client = connect(tracking_uri)
-    names = tracking_names(Workload.POWER)
-    champion = champion_under_review(client, names)
-    if champion is None:
-        return no_champion(names.registered_model)
-    now = datetime.now(UTC)
-    report = build_power_report(champion, data_file, on_bad_rows, request_log_dir, request_log_days, now)
-    context = collect_run_context(report.data_version, DISTRIBUTION)
-    return conclude_report(client, champion, report, policy, context, now)
+    return review_champion(
+        tracking_uri,
+        Workload.POWER,
+        lambda champion, now: build_power_report(
+            champion, data_file, on_bad_rows, request_log_dir, request_log_days, now
+        ),
+        policy,
+        DISTRIBUTION,
+    )
 
 
 def report(

@@ -7,7 +7,7 @@ of the champion's training window (`data.first_date`..`data.last_date`) against 
 against the feature records serving sampled. MLflow is imported when a report runs.
 """
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,9 +30,8 @@ from mlops_core.cli_management import (
 from mlops_core.drift import compare_features
 from mlops_core.errors import DataValidationError, MlopsError
 from mlops_core.logs import configure_logging, get_logger, stage
-from mlops_core.naming import Tag, Workload, tracking_names
+from mlops_core.naming import Tag, Workload
 from mlops_core.quality import DriftComparison, PerformanceComparison, QualityReport
-from mlops_core.run_context import collect_run_context
 from mlops_core.served_requests import FEATURES_FIELD, served_drift
 from training_lgbm.tick.cli import DataDirOpt, FeaturesDirOpt, ManifestDirOpt, tick_folders
 from training_lgbm.tick.data import FEATURES, TARGET, FeatureWindow, available_dates, load_window
@@ -165,20 +164,17 @@ def report_tick_quality(
     policy: "RetrainPolicy",
     tracking_uri: str | None,
 ) -> "ReportOutcome":
-    from mlops_core.monitoring import champion_under_review, conclude_report, no_champion
-    from mlops_core.tracking import connect
+    from mlops_core.monitoring import review_champion
 
-    client = connect(tracking_uri)
-    names = tracking_names(Workload.TICK)
-    champion = champion_under_review(client, names)
-    if champion is None:
-        return no_champion(names.registered_model)
-    now = datetime.now(UTC)
-    report = build_tick_report(
-        champion, features_dir, manifest_dir, recent_days, request_log_dir, request_log_days, now
+    return review_champion(
+        tracking_uri,
+        Workload.TICK,
+        lambda champion, now: build_tick_report(
+            champion, features_dir, manifest_dir, recent_days, request_log_dir, request_log_days, now
+        ),
+        policy,
+        DISTRIBUTION,
     )
-    context = collect_run_context(report.data_version, DISTRIBUTION)
-    return conclude_report(client, champion, report, policy, context, now)
 
 
 def report(
