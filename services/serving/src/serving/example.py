@@ -12,23 +12,22 @@ import typer
 app = typer.Typer(add_completion=False, help=__doc__)
 
 
-def _get(url: str) -> tuple[int, Any]:
+def _send(request: urllib.request.Request | str, timeout: float) -> tuple[int, Any]:
+    """Status and JSON body; an HTTP error status is an answer here, not an exception."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
+
+
+def _get(url: str) -> tuple[int, Any]:
+    return _send(url, timeout=5)
 
 
 def _post(url: str, body: bytes) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+    headers = {"Content-Type": "application/json"}
+    return _send(urllib.request.Request(url, data=body, headers=headers, method="POST"), timeout=30)
 
 
 def _wait_ready(url: str, wait_s: float) -> dict[str, str]:
