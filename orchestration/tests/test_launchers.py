@@ -3,6 +3,7 @@
 import os
 import shlex
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -72,21 +73,14 @@ def test_local_runs_the_services_own_virtualenv(train_spec) -> None:
 
 
 def test_local_passes_rendered_values_as_single_words(catalog, tmp_path: Path) -> None:
-    """An approver's free text reaches `mlops promote` verbatim: quotes stay quotes, `$(...)` never runs."""
+    """Templates with quotes inside render intact, and an approver's free text reaches the CLI verbatim:
+    quotes stay quotes, `$(...)` never runs (the promotion step's templates have both shapes)."""
     reason = """it's "better" $(touch pwned) `touch pwned2`; rm -rf /"""
-    task = build(LaunchMode.LOCAL, promotion_spec(catalog), repo_root=tmp_path)
-    approval = {"responded_by_user": {"name": "o'brien"}, "params_input": {"reason": reason}}
-
-    class TaskInstance:
-        @staticmethod
-        def xcom_pull(task_ids: str) -> dict | None:
-            return approval if task_ids == "approve" else None
-
-    argv = run_local(
-        task, tmp_path, ti=TaskInstance(), params={"workload": "power", "version": "7"},
-        dag=task.dag, task=task, run_id="manual__2026-11-22",
-    )  # fmt: skip
-    assert argv == ["promote", "--workload", "power", "--version", "7", "--by", "o'brien", "--reason", reason]
+    argv = ["mlops", "promote", "--by", "{{ params['by'] }}", "--reason", "{{ params['reason'] }}"]
+    task = build(LaunchMode.LOCAL, replace(promotion_spec(catalog), argv=argv), repo_root=tmp_path)
+    params = {"by": "o'brien", "reason": reason}
+    received = run_local(task, tmp_path, params=params, dag=task.dag, task=task, run_id="manual__2026-11-22")
+    assert received == ["promote", "--by", "o'brien", "--reason", reason]
     assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
 
 
