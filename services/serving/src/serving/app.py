@@ -14,7 +14,7 @@ from serving.errors import RequestRejected
 from serving.loading import ServedModel
 from serving.metrics import ServingMetrics
 from serving.request_log import RequestSampler
-from serving.routes import health, metrics, models, predict, webhooks
+from serving.routes import health, metrics, models, predict, v2, webhooks
 from serving.settings import ServingSettings
 from serving.state import ModelSlot, ServingState
 
@@ -79,6 +79,13 @@ def create_app(settings: ServingSettings, client: MlflowClient) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_exception_handler(RequestRejected, _rejected)
-    for router in (predict.router, models.router, health.router, metrics.router, webhooks.router):
+    for router in (
+        predict.router,
+        models.router,
+        health.router,
+        metrics.router,
+        webhooks.router,
+        v2.router,
+    ):
         app.include_router(router)
     return app

@@ -22,6 +22,7 @@ from serving.contracts import ColumnKind, ImageContract, TabularContract, image_
 from serving.decoding import Decoder, ImagesDecoder, RecordsDecoder
 from serving.errors import ModelLoadError, RequestRejected
 from serving.runtimes import LightgbmPredictor, OnnxImageClassifier, Predictor
+from serving.v2.codec import Codec, codec_for
 
 log = get_logger(__name__)
 
@@ -38,6 +39,7 @@ class ServedModel:
     source: str
     predictor: Predictor
     decoder: Decoder
+    v2: Codec  # the same model in Open Inference Protocol (V2) terms
     example_request: dict[str, Any]
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -130,8 +132,11 @@ def _build(
     )
 
 
-def _warm_up(predictor: Predictor, decoder: Decoder, example: dict[str, Any], batch_rows: int) -> None:
-    """A smoke prediction on the example (one row, then a full batch): a version that fails is not served."""
+def _warm_up(predictor: Predictor, decoder: Decoder, example: dict[str, Any], batch_rows: int) -> np.ndarray:
+    """A smoke prediction on the example (one row, then a full batch): a version that fails is not served.
+
+    Returns the example's outputs (their width is the number of classes).
+    """
     try:
         decoded = decoder.decode(orjson.dumps(example))
     except RequestRejected as exc:
@@ -144,6 +149,7 @@ def _warm_up(predictor: Predictor, decoder: Decoder, example: dict[str, Any], ba
         if len(outputs) != len(inputs) or not np.all(np.isfinite(outputs)):
             raise ModelLoadError(f"warm-up prediction returned {len(outputs)} rows or non-finite values")
         predictor.to_json(outputs[:1])
+    return outputs[:1]
 
 
 def load_version(
@@ -160,7 +166,8 @@ def load_version(
         except Exception as exc:  # missing artifacts, unreachable store, unreadable MLmodel
             raise ModelLoadError(f"cannot download or read {name} v{version.version}: {exc}") from exc
         predictor, decoder, example = _build(local, mlmodel, threads, max_rows)
-    _warm_up(predictor, decoder, example, batch_rows)
+    outputs = _warm_up(predictor, decoder, example, batch_rows)
+    classes = outputs.shape[1] if outputs.ndim == 2 else 1
     log.info("model version loaded", model=name, version=version.version, runtime=predictor.runtime)
     return ServedModel(
         name=name,
@@ -169,5 +176,6 @@ def load_version(
         source=str(version.source),
         predictor=predictor,
         decoder=decoder,
+        v2=codec_for(decoder.contract, predictor.task, classes, max_rows),
         example_request=example,
     )

@@ -12,6 +12,7 @@ import socket
 import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,10 +64,17 @@ class RequestSampler:
         self._thread.join(timeout=10)
 
     def maybe_record(
-        self, model: ServedModel, decoded: DecodedRequest, predictions: list[Any], latency_s: float
+        self,
+        model: ServedModel,
+        decoded: DecodedRequest,
+        predictions: list[Any] | Callable[[], list[Any]],
+        latency_s: float,
     ) -> None:
+        """Queue the request for writing with probability `rate`; `predictions` may be computed on demand."""
         if self._random.random() >= self.rate:
             return
+        if callable(predictions):
+            predictions = predictions()
         now = datetime.now(UTC)
         record: dict[str, Any] = {
             "ts": now.isoformat(timespec="milliseconds"),
