@@ -1,5 +1,6 @@
 # Serving (owner: serving). Included by the Makefile.
-.PHONY: serve serve-down bench-serving
+.PHONY: serve serve-down bench-serving fuzz-serving
+FUZZ_MAX_EXAMPLES ?= 500
 serve: services/serving/.venv/.stamp mlflow-up  ## start serving in the background (SERVING_MODELS=...), print example curls
 	services/serving/scripts/demo.sh start
 
@@ -9,3 +10,6 @@ serve-down:  ## stop the serving process started by serve / demo
 bench-serving: services/serving/.venv/.stamp $(PLATFORM_VENV)/.stamp  ## ours vs `mlflow models serve`: req/s, p50/p99
 	$(UV) pip install --python services/serving/.venv/bin/python --quiet -e libs/mlops-core -e "services/serving[test,bench]"
 	services/serving/.venv/bin/python bench/bench_serving.py
+
+fuzz-serving: services/serving/.venv/.stamp $(PLATFORM_VENV)/.stamp  ## fuzz /v1 and /v2 from their OpenAPI document (FUZZ_MAX_EXAMPLES per operation)
+	cd services/serving && FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) .venv/bin/pytest -q tests/test_fuzz_openapi.py

@@ -13,7 +13,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"description": "A model has no version loaded yet."}})
 async def readyz(state: StateDep) -> JSONResponse:
     models = {name: slot.status.value for name, slot in state.slots.items()}
     ready = state.ready

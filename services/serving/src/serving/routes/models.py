@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from serving.errors import RequestRejected
 from serving.routes.deps import StateDep
+from serving.routes.openapi import V1Error, errors
 
 router = APIRouter(tags=["models"])
 
@@ -15,7 +16,7 @@ async def list_models(state: StateDep) -> dict[str, Any]:
     return {"models": [slot.describe() for slot in state.slots.values()]}
 
 
-@router.get("/v1/models/{name}")
+@router.get("/v1/models/{name}", responses=errors(V1Error, 404, 422))
 async def get_model(name: str, state: StateDep) -> dict[str, Any]:
     slot = state.slots.get(name)
     if slot is None:

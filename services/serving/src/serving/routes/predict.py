@@ -10,31 +10,27 @@ from mlops_core.logs import get_logger
 from serving.errors import RequestRejected
 from serving.metrics import NO_VERSION, UNKNOWN_MODEL
 from serving.routes.deps import StateDep, read_body, require_json
+from serving.routes.openapi import ImagesRequest, PredictResponse, RecordsRequest, V1Error, errors, json_body
 
 log = get_logger(__name__)
 router = APIRouter(tags=["predict"])
 
-_REQUEST_DOC: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "examples": {
-                    "records": {"value": {"records": [{"feature_a": 1.5, "feature_b": 3}]}},
-                    "images": {"value": {"images": ["<base64 PNG>", [[0, 12, 255], "..."]]}},
-                }
-            }
-        },
-        "description": "Feature records for LightGBM models, images for the CNNs; see GET /v1/models/{name}.",
-    }
-}
+_REQUEST_DOC = json_body(
+    RecordsRequest | ImagesRequest,
+    "Feature records for LightGBM models, images for the CNNs; see GET /v1/models/{name}.",
+    examples={
+        "records": {"value": {"records": [{"feature_a": 1.5, "feature_b": 3}]}},
+        "images": {"value": {"images": ["<base64 PNG>", [[0, 12, 255], "..."]]}},
+    },
+)
+_RESPONSES = {200: {"model": PredictResponse}, **errors(V1Error, 400, 404, 413, 415, 422, 503)}
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
-@router.post("/v1/models/{name}:predict", openapi_extra=_REQUEST_DOC)
+@router.post("/v1/models/{name}:predict", openapi_extra=_REQUEST_DOC, responses=_RESPONSES)
 async def predict(name: str, request: Request, state: StateDep) -> Response:
     started = time.perf_counter()
     slot = state.slots.get(name)

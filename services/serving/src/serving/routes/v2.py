@@ -15,6 +15,7 @@ from serving.errors import RequestRejected
 from serving.loading import ServedModel
 from serving.metrics import NO_VERSION, UNKNOWN_MODEL
 from serving.routes.deps import StateDep, read_body
+from serving.routes.openapi import errors, json_body
 from serving.state import ModelSlot, ServingState
 from serving.v2.protocol import (
     HEADER_LENGTH,
@@ -36,33 +37,16 @@ EXTENSIONS = ["binary_tensor_data"]
 _MEDIA_TYPES = {"", "application/json", "application/octet-stream"}
 
 
-def _inline(schema: dict[str, Any]) -> dict[str, Any]:
-    """A JSON schema without `$defs`/`$ref` (OpenAPI operations cannot point into a schema's `$defs`)."""
-    defs = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: resolve(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(item) for item in node]
-        return node
-
-    return resolve(schema)
-
-
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorResponse} for status in statuses}
+    return errors(ErrorResponse, *statuses)
 
 
 _INFER_DOC: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": _inline(InferRequest.model_json_schema())}},
-        "description": "An inference request; with the binary tensor extension, this JSON header is followed "
-        "by the tensors' bytes and its length is given in Inference-Header-Content-Length.",
-    },
+    **json_body(
+        InferRequest,
+        "An inference request; with the binary tensor extension, this JSON header is followed by the "
+        "tensors' bytes and its length is given in Inference-Header-Content-Length.",
+    ),
     "parameters": [
         {
             "name": "Inference-Header-Content-Length",

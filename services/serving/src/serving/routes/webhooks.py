@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from mlops_core.logs import get_logger
 from serving.errors import RequestRejected
 from serving.routes.deps import StateDep, WatcherDep, read_body, require_json
+from serving.routes.openapi import V1Error, errors, json_body
 
 log = get_logger(__name__)
 router = APIRouter(tags=["webhooks"])
@@ -51,7 +52,11 @@ def verify_signature(secret: str, headers: dict[str, str], body: bytes, now: flo
         raise RequestRejected(401, "webhook signature does not match")
 
 
-@router.post("/v1/webhooks/mlflow")
+@router.post(
+    "/v1/webhooks/mlflow",
+    openapi_extra=json_body(WebhookDelivery, "An MLflow registry webhook delivery."),
+    responses=errors(V1Error, 400, 401, 413, 415, 422),
+)
 async def mlflow_webhook(request: Request, state: StateDep, watcher: WatcherDep) -> dict[str, Any]:
     require_json(request)
     body = await read_body(request, _MAX_WEBHOOK_BYTES)
