@@ -41,3 +41,15 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, variable: str, 
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError, match=variable.removeprefix("SERVING_").lower()):
         ServingSettings()
+
+
+def test_shadowing_is_off_by_default_and_only_for_served_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVING_MODELS", "power_lgbm,tick_model")
+    assert ServingSettings().shadow_models == []
+    monkeypatch.setenv("SERVING_SHADOW_MODELS", "tick_model")
+    assert ServingSettings().shadow_models == ["tick_model"]
+    monkeypatch.setenv("SERVING_SHADOW_MODELS", "tick_model,mnist_cnn")
+    with pytest.raises(
+        ValidationError, match=r"shadow_models \['mnist_cnn'\] are not among the served models"
+    ):
+        ServingSettings()

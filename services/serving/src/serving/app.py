@@ -16,6 +16,7 @@ from serving.metrics import ServingMetrics
 from serving.request_log import RequestSampler
 from serving.routes import health, metrics, models, predict, v2, webhooks
 from serving.settings import ServingSettings
+from serving.shadow import Shadow
 from serving.state import ModelSlot, ServingState
 
 log = get_logger(__name__)
@@ -29,7 +30,11 @@ def _state(settings: ServingSettings, client: MlflowClient) -> ServingState:
 
     slots = {
         name: ModelSlot(
-            name, MicroBatcher(name, settings.max_batch_size, settings.max_wait_ms / 1000, on_batch)
+            name,
+            MicroBatcher(name, settings.max_batch_size, settings.max_wait_ms / 1000, on_batch),
+            shadow=Shadow(name, settings.shadow_sample_rate, settings.shadow_queue_limit, served_metrics)
+            if name in settings.shadow_models
+            else None,
         )
         for name in settings.models
     }
@@ -60,15 +65,24 @@ def create_app(settings: ServingSettings, client: MlflowClient) -> FastAPI:
         for name, slot in state.slots.items():
             state.metrics.ready.labels(name).set(0)
             slot.batcher.start()
+            if slot.shadow is not None:
+                slot.shadow.start()
         if state.sampler is not None:
             state.sampler.start()
         watcher.start()
-        log.info("serving started", models=list(state.slots), poll_interval_s=settings.poll_interval_s)
+        log.info(
+            "serving started",
+            models=list(state.slots),
+            shadowed=settings.shadow_models,
+            poll_interval_s=settings.poll_interval_s,
+        )
         yield
         # Uvicorn has stopped accepting connections and waited for in-flight requests by now.
         await watcher.stop()
         for slot in state.slots.values():
             await slot.batcher.stop()
+            if slot.shadow is not None:
+                await slot.shadow.stop()
         if state.sampler is not None:
             state.sampler.stop()
         log.info("serving stopped")

@@ -47,6 +47,13 @@ def serve(
     request_log_sample_rate: Annotated[
         float | None, typer.Option(help="Fraction of requests sampled [env SERVING_REQUEST_LOG_SAMPLE_RATE].")
     ] = None,
+    shadow_models: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated models whose challenger is shadowed [env SERVING_SHADOW_MODELS]."),
+    ] = None,
+    shadow_sample_rate: Annotated[
+        float | None, typer.Option(help="Fraction of requests mirrored [env SERVING_SHADOW_SAMPLE_RATE].")
+    ] = None,
     tracking_uri: Annotated[
         str | None, typer.Option(envvar="MLFLOW_TRACKING_URI", help="MLflow tracking/registry server URI.")
     ] = None,
@@ -68,6 +75,8 @@ def serve(
             "inference_threads": inference_threads,
             "request_log_dir": request_log_dir,
             "request_log_sample_rate": request_log_sample_rate,
+            "shadow_models": shadow_models,
+            "shadow_sample_rate": shadow_sample_rate,
         }.items()
         if value is not None
     }

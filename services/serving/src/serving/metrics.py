@@ -10,6 +10,8 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 _REQUEST = ("model", "version", "status")
 _VERSION = ("model", "version")
+_PAIR = ("model", "champion_version", "challenger_version")
+_DIFF_BUCKETS = (0.0, 1e-9, 1e-6, 1e-4, 1e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
 
 
 class ServingMetrics:
@@ -50,6 +52,33 @@ class ServingMetrics:
             "serving_request_samples",
             "Sampled requests: 'sampled', or 'dropped' when the writer falls behind.",
             ("model", "outcome"),
+            registry=r,
+        )
+
+        self.shadow_requests = Counter(
+            "serving_shadow_requests",
+            "Requests mirrored to the challenger by outcome: 'answered', 'error', 'dropped' (queue full).",
+            (*_PAIR, "outcome"),
+            registry=r,
+        )
+        self.shadow_rows = Counter(
+            "serving_shadow_rows",
+            "Mirrored rows of classifiers, by whether the challenger chose the champion's class.",
+            (*_PAIR, "agreement"),
+            registry=r,
+        )
+        self.shadow_abs_diff = Histogram(
+            "serving_shadow_abs_diff",
+            "|challenger - champion| per mirrored row (regression value, or the binary probability).",
+            _PAIR,
+            buckets=_DIFF_BUCKETS,
+            registry=r,
+        )
+        self.shadow_latency = Histogram(
+            "serving_shadow_latency_seconds",
+            "Challenger model-call latency on mirrored requests.",
+            _PAIR,
+            buckets=_LATENCY_BUCKETS,
             registry=r,
         )
 

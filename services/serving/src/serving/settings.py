@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from mlops_core.naming import Workload, tracking_names
@@ -45,10 +45,19 @@ class ServingSettings(BaseSettings):
     webhook_secret: str | None = Field(
         None, description="MLflow webhook secret; when set, deliveries without a valid signature are refused"
     )
+    shadow_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="models whose `challenger` is loaded beside the champion and sent a sample of live "
+        "requests off the request path (comma-separated in env; none by default)",
+    )
+    shadow_sample_rate: float = Field(0.1, ge=0.0, le=1.0, description="fraction of requests mirrored")
+    shadow_queue_limit: int = Field(
+        64, ge=1, description="mirrored requests waiting for the challenger; more are dropped and counted"
+    )
     graceful_shutdown_s: float = Field(30.0, ge=0, description="how long shutdown waits for in-flight work")
     download_dir: Path | None = Field(None, description="scratch space for model downloads (system temp dir)")
 
-    @field_validator("models", mode="before")
+    @field_validator("models", "shadow_models", mode="before")
     @classmethod
     def _split_names(cls, value: object) -> object:
         if isinstance(value, str):
@@ -61,3 +70,10 @@ class ServingSettings(BaseSettings):
         if len(set(value)) != len(value):
             raise ValueError(f"model names must be unique: {value}")
         return value
+
+    @model_validator(mode="after")
+    def _shadowed_are_served(self) -> "ServingSettings":
+        unknown = sorted(set(self.shadow_models) - set(self.models))
+        if unknown:
+            raise ValueError(f"shadow_models {unknown} are not among the served models {self.models}")
+        return self

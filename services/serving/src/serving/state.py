@@ -12,6 +12,7 @@ from serving.loading import ServedModel
 from serving.metrics import ServingMetrics
 from serving.request_log import RequestSampler
 from serving.settings import ServingSettings
+from serving.shadow import Shadow
 
 
 class SlotStatus(StrEnum):
@@ -36,6 +37,8 @@ class ModelSlot:
     current: ServedModel | None = None
     champion_version: str | None = None
     failure: LoadFailure | None = None
+    shadow: Shadow | None = None  # the challenger beside the champion, when shadowing is on for this model
+    challenger_failure: LoadFailure | None = None
 
     @property
     def status(self) -> SlotStatus:

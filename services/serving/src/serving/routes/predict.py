@@ -64,6 +64,12 @@ async def predict(name: str, request: Request, state: StateDep) -> Response:
         response.status_code,
         elapsed,
     )
-    if response.status_code == 200 and state.sampler is not None:
-        state.sampler.maybe_record(served, decoded, predictions, elapsed)  # type: ignore[arg-type]
+    if response.status_code == 200:
+        assert slot is not None and served is not None
+        if state.sampler is not None:
+            state.sampler.maybe_record(served, decoded, predictions, elapsed)
+        if slot.shadow is not None:
+            slot.shadow.mirror(
+                served, decoded.inputs, outputs, lambda model: model.decoder.decode(body).inputs
+            )
     return response

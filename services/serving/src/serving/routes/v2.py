@@ -199,7 +199,10 @@ async def _infer(state: ServingState, request: Request, name: str, version: str 
         response.status_code,
         elapsed,
     )
-    if response.status_code == 200 and state.sampler is not None:
-        assert served is not None and decoded is not None
-        state.sampler.maybe_record(served, decoded, lambda: served.predictor.to_json(outputs), elapsed)
+    if response.status_code == 200:
+        assert slot is not None and served is not None and decoded is not None
+        if state.sampler is not None:
+            state.sampler.maybe_record(served, decoded, lambda: served.predictor.to_json(outputs), elapsed)
+        if slot.shadow is not None:
+            slot.shadow.mirror(served, decoded.inputs, outputs, lambda model: model.v2.decode(parsed).inputs)
     return response

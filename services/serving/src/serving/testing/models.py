@@ -30,14 +30,25 @@ class TabularModel:
 
 
 def train_booster(
-    task: str, n_features: int = 6, trees: int = 20, seed: int = 0, leaves: int = 15, rows: int = 1000
+    task: str,
+    n_features: int = 6,
+    trees: int = 20,
+    seed: int = 0,
+    leaves: int = 15,
+    rows: int = 1000,
+    inverted: bool = False,
 ) -> TabularModel:
-    """A LightGBM `regression` (power-like) or `binary` (tick-like) booster on seeded random data."""
+    """A LightGBM `regression` (power-like) or `binary` (tick-like) booster on seeded random data.
+
+    `inverted` learns the opposite target (a challenger that disagrees with the usual model on purpose).
+    """
     rng = np.random.default_rng(seed)
     features = [f"f_{i}" for i in range(n_features - 1)] + ["hour"]
     x = rng.normal(size=(rows, n_features))
     x[:, -1] = rng.integers(0, 24, size=rows)
     signal = 2.0 * x[:, 0] - x[:, 1] + 0.1 * x[:, -1] + rng.normal(scale=0.3, size=rows)
+    if inverted:
+        signal = -signal
     target = signal if task == "regression" else (signal > 0).astype(int)
     params = {"objective": task, "verbose": -1, "num_leaves": leaves, "seed": seed, "num_threads": 1}
     booster = lgb.train(params, lgb.Dataset(x, target, feature_name=features), num_boost_round=trees)
