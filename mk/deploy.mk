@@ -35,3 +35,17 @@ kind-down:  ## delete the kind cluster
 
 test-deployment: $(PLATFORM_VENV)/.stamp  ## static deployment checks (kustomize, schemas, Pod Security, RBAC, kind, Helm values)
 	$(PLATFORM_VENV)/bin/pytest -q tests/deployment
+
+# Local cluster from upstream components (deploy/cluster): host processes, no kind, no registry.
+.PHONY: cluster-binaries cluster-up cluster-down cluster-status
+cluster-binaries:  ## build (cached by version) the Kubernetes components and etcd from the Go module proxy
+	deploy/cluster/build.sh
+
+cluster-up: docker-engine  ## start etcd, control plane, kube-proxy and the cpu/gpu nodes (root; idempotent)
+	deploy/cluster/cluster.sh up
+
+cluster-down:  ## stop exactly what cluster-up started, unmount, remove its bridges and cgroups
+	deploy/cluster/cluster.sh down
+
+cluster-status:  ## each local cluster component's pid and the nodes
+	deploy/cluster/cluster.sh status

@@ -1,0 +1,412 @@
+#!/usr/bin/env bash
+# A local Kubernetes cluster from upstream components run as host processes (no kind, no node
+# image, no registry): etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy,
+# and two nodes, `cpu` and `gpu`, each a kubelet with its own containerd, root dir, ports, cgroup
+# root and bridge network, labelled and tainted as the catalog's node pools.
+#
+#   deploy/cluster/cluster.sh up       build (cached) and start whatever is not running; idempotent
+#   deploy/cluster/cluster.sh down     stop exactly what `up` started (by pid), unmount, clean up
+#   deploy/cluster/cluster.sh status   each component's pid and health
+#
+# State, logs and kubeconfigs live in MLOPS_CLUSTER_DIR (default .run/cluster):
+#   admin.kubeconfig     cluster admin (system:masters), for the scripts and tests
+#   airflow.kubeconfig   ServiceAccount mlops/airflow-worker (the pod-launcher Role of k8s/base)
+#   logs/<component>.log, pids/<component>.pid, pki/, nodes/<node>/
+# Needs root, containerd, runc, the CNI plugins, iptables, openssl and a Docker engine (to build
+# the sandbox image); deploy/cluster/install-host-packages.sh installs them on Debian.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+ROOT=$(repo_root)
+DIR=${MLOPS_CLUSTER_DIR:-$ROOT/.run/cluster}
+PKI=$DIR/pki
+NODES=(cpu gpu)
+SERVICE_CIDR=10.96.0.0/16
+API_SERVICE_IP=10.96.0.1  # the first address of SERVICE_CIDR: Service default/kubernetes
+POD_CIDR=10.244.0.0/16
+CLUSTER_DNS=10.96.0.10
+PAUSE_IMAGE=mlops/pause:local
+NAMESPACE=mlops
+API=https://127.0.0.1:6443
+
+node_index() { case $1 in cpu) echo 0 ;; gpu) echo 1 ;; *) die "unknown node $1" ;; esac; }
+# The address the nodes register and the API server advertises: the default route's source.
+node_ip() {
+  local dev
+  dev=$(ip -4 route show default | awk '{print $5; exit}')
+  [[ -n $dev ]] || die "no default route: set MLOPS_CLUSTER_NODE_IP"
+  ip -4 -o addr show dev "$dev" | awk '{split($4, a, "/"); print a[1]; exit}'
+}
+# Config files are rewritten only when their content changes: kube-proxy exits when its file does.
+write_if_changed() {
+  local file=$1 new
+  new=$(cat)
+  [[ -f $file && $(cat "$file") == "$new" ]] || printf '%s\n' "$new" >"$file"
+}
+kubectl_admin() { kubectl --kubeconfig "$DIR/admin.kubeconfig" "$@"; }
+alive() { [[ -f $DIR/pids/$1.pid ]] && kill -0 "$(cat "$DIR/pids/$1.pid")" 2>/dev/null; }
+
+# --- PKI: one CA; server and client certificates as Kubernetes' own components expect them ------
+issue() {  # issue NAME CN O SANS
+  local name=$1 cn=$2 org=$3 sans=$4
+  if [[ -f $PKI/$name.crt ]]; then return; fi
+  openssl req -newkey rsa:2048 -nodes -keyout "$PKI/$name.key" -out "$PKI/$name.csr" \
+    -subj "/CN=$cn${org:+/O=$org}" 2>/dev/null
+  {
+    echo "basicConstraints=CA:FALSE"
+    echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    echo "extendedKeyUsage=serverAuth,clientAuth"
+    if [[ -n $sans ]]; then echo "subjectAltName=$sans"; fi
+  } >"$PKI/$name.ext"
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
+    -days 365 -sha256 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt" 2>/dev/null
+  rm -f "$PKI/$name.csr" "$PKI/$name.ext"
+}
+kubeconfig() {  # kubeconfig FILE CERT_NAME
+  local file=$1 name=$2
+  kubectl config --kubeconfig="$file" set-cluster local --server="$API" --certificate-authority="$PKI/ca.crt" --embed-certs >/dev/null
+  kubectl config --kubeconfig="$file" set-credentials "$name" --client-certificate="$PKI/$name.crt" --client-key="$PKI/$name.key" --embed-certs >/dev/null
+  kubectl config --kubeconfig="$file" set-context local --cluster=local --user="$name" >/dev/null
+  kubectl config --kubeconfig="$file" use-context local >/dev/null
+}
+make_pki() {
+  local ip=$1
+  mkdir -p "$PKI" && chmod 700 "$PKI"
+  # Certificates name the node address; a changed address means new certificates.
+  if [[ -f $PKI/node-ip && $(cat "$PKI/node-ip") != "$ip" ]]; then
+    log "node address changed ($(cat "$PKI/node-ip") -> $ip): new certificates"
+    rm -f "$PKI"/*.crt "$PKI"/*.key "$DIR"/*.kubeconfig
+  fi
+  echo "$ip" >"$PKI/node-ip"
+  if [[ ! -f $PKI/ca.crt ]]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.crt" -days 3650 \
+      -subj "/CN=mlops-local-cluster-ca" 2>/dev/null
+  fi
+  issue apiserver kube-apiserver "" "DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:127.0.0.1,IP:$ip,IP:$API_SERVICE_IP"
+  issue etcd etcd "" "DNS:localhost,IP:127.0.0.1"
+  issue apiserver-etcd-client kube-apiserver-etcd-client "" ""
+  issue apiserver-kubelet-client kube-apiserver-kubelet-client system:masters ""
+  issue admin admin system:masters ""
+  issue controller-manager system:kube-controller-manager "" ""
+  issue scheduler system:kube-scheduler "" ""
+  issue kube-proxy system:kube-proxy "" ""
+  local node
+  for node in "${NODES[@]}"; do issue "node-$node" "system:node:$node" system:nodes "DNS:$node,IP:$ip"; done
+  if [[ ! -f $PKI/service-accounts.key ]]; then
+    openssl genrsa -out "$PKI/service-accounts.key" 2048 2>/dev/null
+    openssl rsa -in "$PKI/service-accounts.key" -pubout -out "$PKI/service-accounts.pub" 2>/dev/null
+  fi
+  [[ -f $DIR/admin.kubeconfig ]] || kubeconfig "$DIR/admin.kubeconfig" admin
+  for name in controller-manager scheduler kube-proxy "${NODES[@]/#/node-}"; do
+    [[ -f $PKI/$name.kubeconfig ]] || kubeconfig "$PKI/$name.kubeconfig" "$name"
+  done
+}
+
+# --- processes -----------------------------------------------------------------------------------
+start() {  # start NAME CMD...: in the background, its own session, unless already running
+  local name=$1
+  shift
+  if alive "$name"; then return; fi
+  setsid "$@" >>"$DIR/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$DIR/pids/$name.pid"
+}
+wait_healthy() {  # wait_healthy NAME TIMEOUT CHECK...: or name the component with its last log lines
+  local name=$1 timeout=$2
+  shift 2
+  if ! retry_until "$timeout" "$@"; then
+    log "$name did not become healthy within ${timeout}s; last lines of $DIR/logs/$name.log:"
+    tail -n 25 "$DIR/logs/$name.log" >&2 || true
+    alive "$name" || log "$name is not running"
+    die "cluster start failed at $name"
+  fi
+  log "$name up (pid $(cat "$DIR/pids/$name.pid"))"
+}
+healthz() { curl -sfk --max-time 3 "$1" >/dev/null; }
+etcd_healthy() {
+  curl -sf --max-time 3 --cacert "$PKI/ca.crt" --cert "$PKI/apiserver-etcd-client.crt" \
+    --key "$PKI/apiserver-etcd-client.key" https://127.0.0.1:2379/health | grep -q '"health":"true"'
+}
+
+start_control_plane() {
+  local bin=$1 ip=$2
+  mkdir -p "$DIR/etcd" && chmod 700 "$DIR/etcd"
+  start etcd "$bin/etcd" --name local --data-dir "$DIR/etcd" \
+    --listen-client-urls https://127.0.0.1:2379 --advertise-client-urls https://127.0.0.1:2379 \
+    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+    --initial-cluster local=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381 \
+    --cert-file "$PKI/etcd.crt" --key-file "$PKI/etcd.key" --trusted-ca-file "$PKI/ca.crt" --client-cert-auth
+  wait_healthy etcd 60 etcd_healthy
+  # RBAC + Node authorization, NodeRestriction and PodSecurity admission, no anonymous access;
+  # privileged containers are allowed by the API server so that PodSecurity is what refuses them.
+  start kube-apiserver "$bin/kube-apiserver" --advertise-address="$ip" --bind-address=0.0.0.0 --secure-port=6443 \
+    --etcd-servers=https://127.0.0.1:2379 --etcd-cafile="$PKI/ca.crt" \
+    --etcd-certfile="$PKI/apiserver-etcd-client.crt" --etcd-keyfile="$PKI/apiserver-etcd-client.key" \
+    --client-ca-file="$PKI/ca.crt" --requestheader-client-ca-file="$PKI/ca.crt" \
+    --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+    --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority="$PKI/ca.crt" \
+    --service-account-key-file="$PKI/service-accounts.pub" --service-account-signing-key-file="$PKI/service-accounts.key" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range="$SERVICE_CIDR" --authorization-mode=Node,RBAC \
+    --enable-admission-plugins=NodeRestriction,PodSecurity --anonymous-auth=false --allow-privileged=true \
+    --profiling=false --audit-log-path="$DIR/logs/audit.log" --audit-policy-file="$DIR/audit-policy.yaml" \
+    --audit-log-maxsize=100 --audit-log-maxbackup=2
+  wait_healthy kube-apiserver 90 kubectl_admin get --raw /readyz
+  start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig="$PKI/controller-manager.kubeconfig" \
+    --authentication-kubeconfig="$PKI/controller-manager.kubeconfig" --authorization-kubeconfig="$PKI/controller-manager.kubeconfig" \
+    --bind-address=127.0.0.1 --leader-elect=false --use-service-account-credentials=true \
+    --root-ca-file="$PKI/ca.crt" --service-account-private-key-file="$PKI/service-accounts.key" \
+    --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+    --service-cluster-ip-range="$SERVICE_CIDR" --profiling=false
+  start kube-scheduler "$bin/kube-scheduler" --kubeconfig="$PKI/scheduler.kubeconfig" \
+    --authentication-kubeconfig="$PKI/scheduler.kubeconfig" --authorization-kubeconfig="$PKI/scheduler.kubeconfig" \
+    --bind-address=127.0.0.1 --leader-elect=false --profiling=false
+  wait_healthy kube-controller-manager 60 healthz https://127.0.0.1:10257/healthz
+  wait_healthy kube-scheduler 60 healthz https://127.0.0.1:10259/healthz
+}
+
+write_audit_policy() {
+  write_if_changed "$DIR/audit-policy.yaml" <<'YAML'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    nonResourceURLs: [/healthz*, /readyz*, /livez*, /version]
+  - level: None
+    resources: [{group: coordination.k8s.io, resources: [leases]}]
+  - level: Metadata
+YAML
+}
+
+# Each node: its own containerd (root, state, socket, CNI bridge and subnet) and kubelet (root dir,
+# ports, cgroup root). cgroup v1 needs failCgroupV1: false on Kubernetes 1.34.
+start_node() {
+  local bin=$1 ip=$2 node=$3 index dir taints=""
+  index=$(node_index "$node")
+  dir=$DIR/nodes/$node
+  mkdir -p "$dir/cni" "$dir/kubelet" "$dir/containerd"
+  write_if_changed "$dir/cni/10-mlops.conflist" <<JSON
+{"cniVersion": "0.4.0", "name": "mlops-$node", "plugins": [
+  {"type": "bridge", "bridge": "mlops-$node", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "${POD_CIDR%.0.0/*}.$index.0/24"}]],
+            "routes": [{"dst": "0.0.0.0/0"}], "dataDir": "$dir/cni-ipam"}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}
+JSON
+  # restrict_oom_score_adj: without CAP_SYS_RESOURCE a process may raise its OOM score but never
+  # lower it; containerd otherwise fails every container whose pod asks for a lower score than its
+  # own (Guaranteed and system pods).
+  write_if_changed "$dir/containerd.toml" <<TOML
+version = 2
+root = "$dir/containerd/root"
+state = "$dir/containerd/state"
+[grpc]
+  address = "$dir/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "docker.io/$PAUSE_IMAGE"
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$dir/cni"
+TOML
+  local controller
+  for controller in /sys/fs/cgroup/*/; do
+    [[ -L ${controller%/} ]] || mkdir -p "${controller}mlops-$node" 2>/dev/null || true
+  done
+  write_if_changed "$dir/kubelet.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $ip
+port: $((10250 + index * 10))
+healthzBindAddress: 127.0.0.1
+healthzPort: $((10248 + index * 10))
+readOnlyPort: 0
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $PKI/ca.crt}
+authorization: {mode: Webhook}
+tlsCertFile: $PKI/node-$node.crt
+tlsPrivateKeyFile: $PKI/node-$node.key
+clusterDomain: cluster.local
+clusterDNS: [$CLUSTER_DNS]
+cgroupDriver: cgroupfs
+cgroupRoot: /mlops-$node
+failCgroupV1: false
+failSwapOn: false
+containerRuntimeEndpoint: unix://$dir/containerd.sock
+imageServiceEndpoint: unix://$dir/containerd.sock
+podCIDR: ${POD_CIDR%.0.0/*}.$index.0/24
+# Two kubelets share one filesystem: per-node ephemeral-storage accounting cannot tell them apart.
+localStorageCapacityIsolation: false
+# Images are loaded, never pulled: garbage collection would delete what no registry can restore.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {memory.available: "200Mi"}
+YAML
+  start "containerd-$node" containerd --config "$dir/containerd.toml"
+  wait_healthy "containerd-$node" 30 ctr -a "$dir/containerd.sock" version
+  if [[ $node == gpu ]]; then taints=nvidia.com/gpu=present:NoSchedule; fi
+  start "kubelet-$node" "$bin/kubelet" --config="$dir/kubelet.yaml" --kubeconfig="$PKI/node-$node.kubeconfig" \
+    --root-dir="$dir/kubelet" --hostname-override="$node" --node-ip="$ip" \
+    --node-labels="mlops.io/node-pool=$node" --register-with-taints="$taints"
+  wait_healthy "kubelet-$node" 60 healthz "http://127.0.0.1:$((10248 + index * 10))/healthz"
+}
+
+start_kube_proxy() {
+  local bin=$1
+  # One kube-proxy: both nodes share the host's network namespace and so its iptables rules.
+  # conntrack sizes stay as the host has them (0: do not set).
+  write_if_changed "$DIR/kube-proxy.yaml" <<YAML
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: $PKI/kube-proxy.kubeconfig}
+mode: iptables
+clusterCIDR: $POD_CIDR
+hostnameOverride: cpu
+bindAddress: 127.0.0.1
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+nodePortAddresses: [primary]
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+YAML
+  start kube-proxy "$bin/kube-proxy" --config="$DIR/kube-proxy.yaml"
+  wait_healthy kube-proxy 60 healthz http://127.0.0.1:10256/healthz
+}
+
+# The sandbox image, built from deploy/cluster/components/cmd/pause (no registry to pull one from).
+load_pause_image() {
+  local bin=$1 node context
+  if ! docker image inspect "$PAUSE_IMAGE" >/dev/null 2>&1; then
+    context=$(mktemp -d)
+    cp "$bin/pause" "$context/pause"
+    printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$context/Dockerfile"
+    DOCKER_BUILDKIT=0 docker build -q -t "$PAUSE_IMAGE" "$context" >/dev/null
+    rm -rf "$context"
+  fi
+  for node in "${NODES[@]}"; do
+    ctr -a "$DIR/nodes/$node/containerd.sock" -n k8s.io images inspect "docker.io/$PAUSE_IMAGE" >/dev/null 2>&1 ||
+      docker save "$PAUSE_IMAGE" | ctr -a "$DIR/nodes/$node/containerd.sock" -n k8s.io images import - >/dev/null
+  done
+}
+
+# Namespace, ServiceAccounts and the pod-launcher Role from k8s/base, and Airflow's kubeconfig: a
+# token of ServiceAccount airflow-worker, never the admin's certificate.
+airflow_identity() {
+  kubectl_admin apply -f k8s/base/namespace.yaml >/dev/null
+  kubectl_admin -n "$NAMESPACE" apply -f k8s/base/serviceaccounts.yaml -f k8s/base/pod-launcher-rbac.yaml >/dev/null
+  local token
+  token=$(kubectl_admin -n "$NAMESPACE" create token airflow-worker --duration=48h)
+  local file=$DIR/airflow.kubeconfig
+  kubectl config --kubeconfig="$file" set-cluster local --server="$API" --certificate-authority="$PKI/ca.crt" --embed-certs >/dev/null
+  kubectl config --kubeconfig="$file" set-credentials airflow-worker --token="$token" >/dev/null
+  kubectl config --kubeconfig="$file" set-context local --cluster=local --user=airflow-worker --namespace="$NAMESPACE" >/dev/null
+  kubectl config --kubeconfig="$file" use-context local >/dev/null
+  chmod 600 "$file"
+}
+
+up() {
+  [[ $EUID -eq 0 ]] || die "the local cluster runs kubelets and containerd: run as root"
+  need containerd runc ctr iptables openssl curl kubectl docker
+  [[ -x /usr/lib/cni/bridge ]] || die "no CNI plugins in /usr/lib/cni (Debian: containernetworking-plugins)"
+  local started bin ip
+  started=$(date +%s)
+  bin=$("$ROOT/deploy/cluster/build.sh")
+  ip=${MLOPS_CLUSTER_NODE_IP:-$(node_ip)}
+  mkdir -p "$DIR/logs" "$DIR/pids"
+  sysctl -qw net.ipv4.ip_forward=1
+  sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || log "warning: net.bridge.bridge-nf-call-iptables not settable (br_netfilter missing?)"
+  make_pki "$ip"
+  write_audit_policy
+  start_control_plane "$bin" "$ip"
+  local node
+  for node in "${NODES[@]}"; do start_node "$bin" "$ip" "$node"; done
+  load_pause_image "$bin"
+  start_kube_proxy "$bin"
+  kubectl_admin wait --for=condition=Ready node --all --timeout=120s >/dev/null ||
+    die "nodes not Ready: $(kubectl_admin get nodes 2>&1)"
+  airflow_identity
+  log "cluster up in $(($(date +%s) - started))s: nodes $(kubectl_admin get nodes -o jsonpath='{.items[*].metadata.name}'), API $API"
+  log "kubeconfigs: $DIR/admin.kubeconfig (admin), $DIR/airflow.kubeconfig (mlops/airflow-worker)"
+}
+
+stop() {  # stop NAME [SECONDS]: TERM, then KILL; only the pid that `start` recorded
+  local name=$1 grace=${2:-20} pid
+  [[ -f $DIR/pids/$name.pid ]] || return 0
+  pid=$(cat "$DIR/pids/$name.pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    local i
+    for ((i = 0; i < grace * 2; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null || true
+    log "stopped $name (pid $pid)"
+  fi
+  rm -f "$DIR/pids/$name.pid"
+}
+running_tasks() { ctr -a "$DIR/nodes/$1/containerd.sock" -n k8s.io tasks ls -q 2>/dev/null | grep -c . || true; }
+
+down() {
+  [[ -d $DIR/pids ]] || { log "no cluster in $DIR"; return 0; }
+  local node
+  # Controllers first (nothing recreates pods), then every pod, so that the kubelets tear down
+  # sandboxes through CNI (veths, IP allocations, network namespaces) before they stop.
+  stop kube-controller-manager
+  stop kube-scheduler
+  if alive kube-apiserver; then
+    kubectl_admin delete pods --all --all-namespaces --grace-period=5 --wait=false >/dev/null 2>&1 || true
+    for node in "${NODES[@]}"; do
+      alive "kubelet-$node" && retry_until 90 test "$(running_tasks "$node")" -eq 0 ||
+        log "warning: containers still running on $node after 90s"
+    done
+  fi
+  for node in "${NODES[@]}"; do stop "kubelet-$node"; done
+  if alive kube-proxy; then
+    stop kube-proxy
+    "$(readlink -f "$ROOT/build/cluster/current")/kube-proxy" --cleanup >/dev/null 2>&1 || true
+  fi
+  for node in "${NODES[@]}"; do
+    local sock=$DIR/nodes/$node/containerd.sock id
+    # Containers left over (a kubelet that died early): kill their tasks while containerd answers.
+    for id in $(ctr -a "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
+      ctr -a "$sock" -n k8s.io tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true
+    done
+    stop "containerd-$node"
+    # The runc shims this containerd started (they name its socket on their command line).
+    pkill -9 -f -- "-address $sock" 2>/dev/null || true
+  done
+  stop kube-apiserver
+  stop etcd
+  # Nothing stays mounted under the cluster directory (pod volumes, rootfs, network namespaces).
+  local mount
+  while read -r mount; do umount -l "$mount" 2>/dev/null || true; done < <(
+    awk -v dir="$DIR" 'index($5, dir) == 1 {print $5}' /proc/self/mountinfo | sort -r)
+  for node in "${NODES[@]}"; do
+    ip link delete "mlops-$node" 2>/dev/null || true
+    find /sys/fs/cgroup/*/"mlops-$node" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
+  log "cluster down (state kept in $DIR; remove it for a fresh cluster)"
+}
+
+status() {
+  local name
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd-cpu kubelet-cpu containerd-gpu kubelet-gpu kube-proxy; do
+    if alive "$name"; then echo "$name: running (pid $(cat "$DIR/pids/$name.pid"))"; else echo "$name: stopped"; fi
+  done
+  alive kube-apiserver && kubectl_admin get nodes -o wide
+}
+
+cd "$ROOT"
+case ${1:-} in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) die "usage: $0 up|down|status" ;;
+esac
