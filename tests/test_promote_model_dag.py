@@ -89,6 +89,8 @@ def run_with_answer(
             ti = request["task_instance"]
             assert ti["task_id"] == "approve"
             assert request["subject"] == f"Promote power version {version} to champion?"
+            # No serving URL configured here: the approver is told so instead of seeing shadow traffic.
+            assert "Shadow traffic: not configured" in request["body"]
             path = f"/api/v2/dags/{DAG_ID}/dagRuns/{ti['dag_run_id']}/taskInstances/approve/-1/hitlDetails"
             answered = admin.patch(
                 path, json={"chosen_options": [option], "params_input": {"reason": reason}}

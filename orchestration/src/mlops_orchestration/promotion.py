@@ -1,5 +1,10 @@
-"""`promote_model`: a human approves moving `champion` to a version; the `mlops` CLI records who and why."""
+"""`promote_model`: a human approves moving `champion` to a version; the `mlops` CLI records who and why.
 
+Before asking, `shadow_traffic` reads from serving how the version did on mirrored live requests; the
+approver sees it in the request, and `mlops promote` records that same summary on the version.
+"""
+
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +19,32 @@ DAG_ID = "promote_model"
 APPROVAL = "{{ ti.xcom_pull(task_ids='approve') }}"
 APPROVER = "{{ ti.xcom_pull(task_ids='approve')['responded_by_user']['name'] }}"
 REASON = "{{ ti.xcom_pull(task_ids='approve')['params_input']['reason'] }}"
+SHADOW_TASK = "shadow_traffic"
+# Missing evidence (no XCom) renders as "unavailable" / null, never as a failed template.
+_SHADOW = "(ti.xcom_pull(task_ids='shadow_traffic') or {})"
+SHADOW_TEXT = "{{ " + _SHADOW + ".get('text', 'Shadow traffic: unavailable.') }}"
+SHADOW_PAIR = "{{ " + _SHADOW + ".get('pair') | tojson }}"
+
+
+def shadow_evidence(workload: str, version: str) -> dict[str, Any]:
+    """Serving's shadow traffic for the version: `text` for the approver, `pair` to record (None: none)."""
+    from airflow.sdk import Variable
+
+    from mlops_core.naming import Workload, tracking_names
+    from mlops_core.shadow import SERVING_URL_ENV, ShadowUnavailable, describe, fetch_summary, select_pair
+
+    url = os.environ.get(SERVING_URL_ENV) or Variable.get(SERVING_URL_ENV, default=None)
+    if not url:
+        return {
+            "text": f"Shadow traffic: not configured (set {SERVING_URL_ENV} to serving's URL).",
+            "pair": None,
+        }
+    model = tracking_names(Workload(workload)).registered_model
+    try:
+        pair = select_pair(fetch_summary(url, model), version)
+    except ShadowUnavailable as exc:
+        return {"text": f"Shadow traffic: unavailable ({exc}).", "pair": None}
+    return {"text": describe(pair), "pair": pair}
 
 
 def promotion_spec(catalog: Catalog) -> TaskSpec:
@@ -33,6 +64,8 @@ def promotion_spec(catalog: Catalog) -> TaskSpec:
             APPROVER,
             "--reason",
             REASON,
+            "--shadow-summary",
+            SHADOW_PAIR,
         ],
         resources=light.resources,
         node_pool=catalog.node_pools[light.node_pool],
@@ -44,6 +77,7 @@ def promotion_spec(catalog: Catalog) -> TaskSpec:
 
 def build_promote_dag(catalog: Catalog, settings: LaunchSettings) -> Any:
     from airflow.providers.standard.operators.hitl import ApprovalOperator
+    from airflow.providers.standard.operators.python import PythonOperator
     from airflow.sdk import DAG, Param
 
     workloads = sorted({w.workload for w in catalog.workloads if w.kind == "training"})
@@ -66,12 +100,19 @@ def build_promote_dag(catalog: Catalog, settings: LaunchSettings) -> Any:
         access_control={team.role: TEAM_PERMISSIONS},
         doc_md="Trigger with `workload` and `version`; an approver answers in the Required Actions view.",
     ) as dag:
+        shadow = PythonOperator(
+            task_id=SHADOW_TASK,
+            python_callable=shadow_evidence,
+            op_kwargs={"workload": "{{ params.workload }}", "version": "{{ params.version }}"},
+            pool=catalog.light_steps.pool,
+        )
         approve = ApprovalOperator(
             task_id="approve",
             subject="Promote {{ params.workload }} version {{ params.version }} to champion?",
             body=(
                 "Compare the challenger with the champion in MLflow (gate evidence is on the version's tags) "
                 "before approving. Approving moves the `champion` alias; serving swaps to it automatically."
+                f"\n\n{SHADOW_TEXT}"
             ),
             params={
                 # No minLength: HITL params are validated with their defaults when the task starts; an
@@ -81,5 +122,5 @@ def build_promote_dag(catalog: Catalog, settings: LaunchSettings) -> Any:
             response_timeout=timedelta(days=3),
             pool=catalog.light_steps.pool,
         )
-        approve >> build_task(promotion_spec(catalog), settings)
+        shadow >> approve >> build_task(promotion_spec(catalog), settings)
     return dag

@@ -12,6 +12,7 @@ from mlops_core.logs import configure_logging
 from mlops_core.naming import CHALLENGER, CHAMPION, Workload, tracking_names
 from mlops_core.registry import promote, version_for_alias
 from mlops_core.release import evaluate_gate, release
+from mlops_core.shadow import SERVING_URL_ENV, SUMMARY_TAG, evidence_tags
 from mlops_core.tracking import connect, find_completed_run
 
 app = typer.Typer(help="Release gate, registration and promotion for platform models.", no_args_is_help=True)
@@ -63,8 +64,15 @@ def promote_cmd(
     by: Annotated[str, typer.Option("--by", help="Who approves the promotion.")],
     reason: Annotated[str, typer.Option(help="Why this version becomes champion.")],
     tracking_uri: TrackingUriOpt = None,
+    shadow_summary: Annotated[
+        str | None, typer.Option(help="The shadow-traffic summary (JSON) the approver was shown.")
+    ] = None,
+    serving_url: Annotated[
+        str | None,
+        typer.Option(envvar=SERVING_URL_ENV, help="Serving to read the shadow-traffic summary from."),
+    ] = None,
 ) -> None:
-    """Move the `champion` alias to a version, recording who and why."""
+    """Move the `champion` alias to a version, recording who and why (and its shadow traffic)."""
     client = connect(tracking_uri)
     model = tracking_names(workload).registered_model
     try:
@@ -73,10 +81,13 @@ def promote_cmd(
             if challenger is None:
                 raise MlopsError(f"{model} has no {CHALLENGER} to promote")
             version = challenger.version
-        done = promote(client, model, version, actor=by, reason=reason)
+        evidence = evidence_tags(model, str(version), shadow_summary, serving_url)
+        done = promote(client, model, version, actor=by, reason=reason, evidence=evidence)
     except MlopsError as exc:
         raise fail(exc) from exc
     typer.echo(f"{model}@{CHAMPION} -> v{done.version} (was v{done.previous_champion or 'none'})")
+    if evidence:
+        typer.echo(f"shadow traffic: {evidence.get(SUMMARY_TAG, '')[:200]}")
 
 
 @app.command()

@@ -1,5 +1,6 @@
 """Registry operations: find the champion, register a challenger once per run, promote deliberately."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -66,8 +67,18 @@ class Promotion:
     previous_champion: str | None
 
 
-def promote(client: MlflowClient, model_name: str, version: str, actor: str, reason: str) -> Promotion:
-    """Move `champion` to `version`, recording who and why on the version (and the one it replaces)."""
+def promote(
+    client: MlflowClient,
+    model_name: str,
+    version: str,
+    actor: str,
+    reason: str,
+    evidence: Mapping[str, str] | None = None,
+) -> Promotion:
+    """Move `champion` to `version`, recording who and why on the version (and the one it replaces).
+
+    `evidence`: more tags to record with them (the challenger's shadow-traffic summary).
+    """
     if not actor.strip():
         raise RegistryError("promotion needs the name of the person or system approving it")
     if not reason.strip():
@@ -81,7 +92,7 @@ def promote(client: MlflowClient, model_name: str, version: str, actor: str, rea
 
     previous = resolve_champion(client, model_name)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    tags = {Tag.PROMOTED_BY: actor, Tag.PROMOTED_REASON: reason, Tag.PROMOTED_AT: now}
+    tags = {**(evidence or {}), Tag.PROMOTED_BY: actor, Tag.PROMOTED_REASON: reason, Tag.PROMOTED_AT: now}
     if previous is not None:
         tags[Tag.PREVIOUS_CHAMPION] = previous.version
     for key, value in tags.items():
