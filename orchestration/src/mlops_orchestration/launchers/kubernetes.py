@@ -10,11 +10,9 @@ from mlops_orchestration.constants import (
     MLFLOW_SECRET,
     WORKLOAD_SERVICE_ACCOUNT,
 )
+from mlops_orchestration.runtime import WORKLOAD_RUNTIME
 from mlops_orchestration.settings import LaunchSettings
 from mlops_orchestration.spec import TaskSpec, operator_overrides
-
-# The uid/gid every workload image runs as (see services/*/Dockerfile).
-WORKLOAD_UID = 10001
 
 
 def _capped(value: str, cap: str | None) -> str:
@@ -27,6 +25,7 @@ def pod_settings(spec: TaskSpec, settings: LaunchSettings) -> dict[str, Any]:
     """Everything KubernetesPodOperator needs to build the pod, as plain data plus k8s models."""
     from kubernetes.client import models as k8s
 
+    runtime = WORKLOAD_RUNTIME
     argv = spec.rendered_argv(CONTAINER_DATA_ROOT)
     cpu = _capped(spec.resources.cpu, settings.k8s_max_cpu)
     memory = _capped(spec.resources.memory, settings.k8s_max_memory)
@@ -38,7 +37,7 @@ def pod_settings(spec: TaskSpec, settings: LaunchSettings) -> dict[str, Any]:
         **spec.env,
         ENV_DATA_ROOT: CONTAINER_DATA_ROOT,
         "MLOPS_IMAGE": settings.image(spec.service),
-        "HOME": "/tmp",
+        **runtime.env,
     }
     return {
         "namespace": settings.k8s_namespace,
@@ -60,16 +59,16 @@ def pod_settings(spec: TaskSpec, settings: LaunchSettings) -> dict[str, Any]:
         "priority_class_name": spec.priority_class,
         "security_context": k8s.V1PodSecurityContext(
             run_as_non_root=True,
-            run_as_user=WORKLOAD_UID,
-            run_as_group=WORKLOAD_UID,
-            fs_group=WORKLOAD_UID,
+            run_as_user=runtime.uid,
+            run_as_group=runtime.gid,
+            fs_group=runtime.gid,
             seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
         ),
         "container_security_context": k8s.V1SecurityContext(
-            allow_privilege_escalation=False,
-            capabilities=k8s.V1Capabilities(drop=["ALL"]),
+            allow_privilege_escalation=not runtime.no_new_privileges,
+            capabilities=k8s.V1Capabilities(drop=list(runtime.dropped_capabilities)),
             run_as_non_root=True,
-            read_only_root_filesystem=True,
+            read_only_root_filesystem=runtime.read_only_root_filesystem,
             seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
         ),
         "volumes": [
@@ -81,7 +80,7 @@ def pod_settings(spec: TaskSpec, settings: LaunchSettings) -> dict[str, Any]:
         ],
         "volume_mounts": [
             k8s.V1VolumeMount(name="data", mount_path=CONTAINER_DATA_ROOT),
-            k8s.V1VolumeMount(name="tmp", mount_path="/tmp"),
+            k8s.V1VolumeMount(name="tmp", mount_path=runtime.tmp_dir),
         ],
         "on_finish_action": "delete_pod",
         "get_logs": True,
