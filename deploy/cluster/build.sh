@@ -18,7 +18,8 @@ OUT=${1:-$ROOT/build/cluster}
 need go
 K8S_VERSION=$(awk '$1 == "k8s.io/kubernetes" {print $2; exit}' "$SRC/go.mod")
 [[ -n $K8S_VERSION ]] || die "no k8s.io/kubernetes requirement in $SRC/go.mod"
-key=$(cat "$SRC/go.mod" "$SRC/go.sum" $(find "$SRC/cmd" -name '*.go' | sort) <(go version) | sha256sum | cut -c1-12)
+mapfile -t sources < <(find "$SRC/cmd" -name '*.go' | sort)
+key=$(cat "$SRC/go.mod" "$SRC/go.sum" "${sources[@]}" <(go version) | sha256sum | cut -c1-12)
 bin="$OUT/$K8S_VERSION-$key"
 COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy etcd)
 

@@ -351,7 +351,7 @@ stop() {  # stop NAME [SECONDS]: TERM, then KILL; only the pid that `start` reco
   fi
   rm -f "$DIR/pids/$name.pid"
 }
-running_tasks() { ctr -a "$DIR/nodes/$1/containerd.sock" -n k8s.io tasks ls -q 2>/dev/null | grep -c . || true; }
+no_running_containers() { [[ -z $(ctr -a "$DIR/nodes/$1/containerd.sock" -n k8s.io tasks ls -q 2>/dev/null) ]]; }
 
 down() {
   [[ -d $DIR/pids ]] || { log "no cluster in $DIR"; return 0; }
@@ -363,8 +363,9 @@ down() {
   if alive kube-apiserver; then
     kubectl_admin delete pods --all --all-namespaces --grace-period=5 --wait=false >/dev/null 2>&1 || true
     for node in "${NODES[@]}"; do
-      alive "kubelet-$node" && retry_until 90 test "$(running_tasks "$node")" -eq 0 ||
+      if alive "kubelet-$node" && ! retry_until 90 no_running_containers "$node"; then
         log "warning: containers still running on $node after 90s"
+      fi
     done
   fi
   for node in "${NODES[@]}"; do stop "kubelet-$node"; done
