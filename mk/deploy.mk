@@ -49,3 +49,6 @@ cluster-down:  ## stop exactly what cluster-up started, unmount, remove its brid
 
 cluster-status:  ## each local cluster component's pid and the nodes
 	deploy/cluster/cluster.sh status
+
+test-k8s: $(PLATFORM_VENV)/.stamp  ## tests/kubernetes against the running local cluster (a missing cluster fails)
+	MLOPS_REQUIRE_CLUSTER=1 $(PLATFORM_VENV)/bin/pytest -q tests/kubernetes
