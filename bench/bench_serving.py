@@ -1,17 +1,21 @@
-"""Serving throughput and latency: our `mlops-serve` vs `mlflow models serve` on the same model versions.
+"""Serving throughput and latency: our `mlops-serve` against the servers users would pick instead.
 
-Run with the serving venv plus its `bench` extra (full mlflow provides `mlflow models serve`):
-    uv pip install --python services/serving/.venv/bin/python -e "services/serving[bench]"
-    services/serving/.venv/bin/python bench/bench_serving.py [--concurrency 16] [--seconds 10]
+Run through `make bench-serving` (it installs the serving venv's `bench` extra and each peer's own
+virtualenv under bench/peers/), or directly:
+    services/serving/.venv/bin/python bench/bench_serving.py [--concurrency 16] [--seconds 12] \
+        [--cases power/1,power/64,mnist/1,mnist/32] [--peers mlserver,mlserver-batching,bentoml,mlflow]
 
 One run: starts a private MLflow tracking server, registers a power-sized LightGBM regressor and an
-MNIST-sized ONNX CNN as champions, starts `mlops-serve` (both models) and one `mlflow models serve` per
-model (one worker process each, default settings), checks they give the same answers, then loads them
-in alternating rounds with the same client (keep-alive HTTP/1.1, `--concurrency` requests in flight,
-single-row / single-image requests), so drifting background load hits both alike. Prints requests/s,
-p50 and p99 latency, and our/mlflow ratios against the targets (>= 5x power, >= 3x MNIST, p99 no
-worse); exits 1 when a target is missed. Each server takes its own API's format: ours 0..255 pixel
-arrays and `records`, mlflow's `inputs` float tensors in [0, 1] and `dataframe_split`.
+MNIST-sized ONNX CNN as champions, and starts, on those same versions, `mlops-serve` (both models; /v1 and
+its V2 API), MLServer (LightGBM and MLflow runtimes, V2 REST; plain and with adaptive batching), a minimal
+BentoML service (bench/peers/bentoml) and `mlflow models serve` (one process per model) - one worker and
+one CPU thread for model calls each. It checks every server answers every case like the bare runtime does
+(the same booster / ONNX session called in-process), then loads them in alternating rounds with the same
+client (keep-alive HTTP/1.1, `--concurrency` requests in flight), so drifting background load hits all
+alike. Prints req/s, p50/p99/max latency per server and case, ours ÷ each peer, and served ÷ bare runtime
+(the bare runtime's calls/s on the same inputs, one thread). Exits 1 when the answers disagree or a target
+against `mlflow models serve` is missed (>= 5x power, >= 3x MNIST, single row / image, p99 no worse).
+A peer whose virtualenv is missing is skipped with a note.
 """
 
 import argparse
@@ -28,7 +32,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import mlflow
 import numpy as np
+import peers.servers as servers
 
 from mlops_core.testing import MlflowServer, free_port
 from mlops_core.tracking import connect
@@ -47,6 +53,7 @@ class Result:
     rps: float
     p50_ms: float
     p99_ms: float
+    max_ms: float
 
 
 # --- load generator ------------------------------------------------------------------------------
@@ -129,7 +136,7 @@ class Target:
         lat = np.asarray(self.latencies) * 1000
         return Result(self.server, self.model, len(lat), len(self.errors), round(self.seconds, 2),
                       round(len(lat) / self.seconds, 1), round(float(np.percentile(lat, 50)), 2),
-                      round(float(np.percentile(lat, 99)), 2))  # fmt: skip
+                      round(float(np.percentile(lat, 99)), 2), round(float(lat.max()), 2))  # fmt: skip
 
 
 def _event_loop_runner():
@@ -183,19 +190,72 @@ def running(command: list[str], ready_path: str, port: int, env: dict[str, str],
 
 # --- the run -------------------------------------------------------------------------------------
 
+DEFAULT_CASES = "power/1,power/64,mnist/1,mnist/32"
+DEFAULT_PEERS = "mlserver,mlserver-batching,bentoml,mlflow"
+OURS = "mlops-serve"
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+
+def _bare(case: str, booster, session, inputs: servers.Inputs, seconds: float) -> tuple[float, np.ndarray]:
+    """Calls/s of the bare runtime on the case's inputs (one thread), and its answer."""
+    model, n = case.split("/")
+    if model == "power":
+        rows = inputs.rows[: int(n)].astype(np.float64)
+        call = lambda: booster.predict(rows, num_threads=1)  # noqa: E731
+    else:
+        images = inputs.unit_images(int(n))
+        name = session.get_inputs()[0].name
+        call = lambda: servers.softmax(session.run(None, {name: images})[0].astype(np.float64))  # noqa: E731
+    answer = call()
+    calls, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        call()
+        calls += 1
+    return calls / (time.perf_counter() - started), np.asarray(answer)
+
+
+def _agrees(case: str, answer: np.ndarray, reference: np.ndarray) -> bool:
+    if answer.shape != reference.shape:
+        return False
+    if case.startswith("power"):
+        return bool(np.allclose(answer, reference, rtol=1e-9, atol=1e-12))
+    return bool(np.allclose(answer, reference, atol=1e-4))
+
+
+def _peers(names: list[str], inputs, cases, models, work, bin_dir) -> tuple[list, list[str]]:
+    found, notes = [], []
+    for name in names:
+        if name in ("mlserver", "mlserver-batching"):
+            peer = servers.mlserver(
+                free_port(), inputs, cases, models, work, batching=name.endswith("batching")
+            )
+        elif name == "bentoml":
+            peer = servers.bentoml(free_port(), inputs, cases, models)
+        elif name == "mlflow":
+            found += [
+                servers.mlflow_serve(free_port(), inputs, cases, bin_dir, m)
+                for m in ("power_lgbm", "mnist_cnn")
+            ]
+            continue
+        else:
+            raise SystemExit(f"unknown peer {name!r} (known: {DEFAULT_PEERS})")
+        if peer is None:
+            notes.append(f"{name}: skipped, its virtualenv is missing (make bench-serving installs it)")
+        else:
+            found.append(peer)
+    return found, notes
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (connections)")
-    parser.add_argument("--seconds", type=float, default=12.0, help="measurement time per server and model")
+    parser.add_argument("--seconds", type=float, default=12.0, help="measurement time per server and case")
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds the time is split into")
+    parser.add_argument("--warmup", type=float, default=2.0, help="discarded load per server and case, seconds")
+    parser.add_argument("--cases", default=DEFAULT_CASES, help="model/batch-size cases")
+    parser.add_argument("--peers", default=DEFAULT_PEERS, help="peer servers to compare with")
     parser.add_argument("--json-out", type=Path, help="also write the results here")
     args = parser.parse_args()
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
 
     bin_dir = Path(sys.executable).parent
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
@@ -208,82 +268,105 @@ def main() -> None:
         power = train_booster("regression", n_features=24, trees=300, seed=0, leaves=63, rows=20_000)
         register_champion(client, "power_lgbm", log_booster(client, power))
         register_champion(client, "mnist_cnn", log_cnn(client, 1, 28, widths=(32, 64), hidden=128))
+        rows = np.resize(power.sample, (64, power.sample.shape[1]))
+        rows[:, -1] = np.round(rows[:, -1])
+        pixels = np.random.default_rng(0).integers(0, 256, size=(32, 28, 28))
+        inputs = servers.Inputs(power.features, rows, pixels, len(power.features) - 1)
+        power_dir = Path(
+            mlflow.artifacts.download_artifacts("models:/power_lgbm/1", dst_path=str(work / "power"))
+        )
+        mnist_dir = Path(
+            mlflow.artifacts.download_artifacts("models:/mnist_cnn/1", dst_path=str(work / "mnist"))
+        )
+        models = {"power_file": power_dir / "model.lgb", "mnist_dir": mnist_dir}
 
-        record = dict(zip(power.features, power.sample[0].tolist(), strict=True))
-        record["hour"] = int(record["hour"])
-        pixels = np.random.default_rng(0).integers(0, 256, size=(28, 28))
-        ours = {
-            "power_lgbm": ("/v1/models/power_lgbm:predict", {"records": [record]}),
-            "mnist_cnn": ("/v1/models/mnist_cnn:predict", {"images": [pixels.tolist()]}),
-        }
-        theirs = {
-            "power_lgbm": (
-                "/invocations",
-                {"dataframe_split": {"columns": list(record), "data": [list(record.values())]}},
-            ),
-            "mnist_cnn": (
-                "/invocations",
-                {"inputs": {"images": (pixels / 255.0).round(6)[None, None].tolist()}},
-            ),
-        }
-        # `mlflow models serve` execs `uvicorn` from PATH: the venv's own.
-        path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
-        env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": tracking.uri, "MLOPS_LOG_FORMAT": "json"}
-        # Every server runs for the whole measurement; rounds alternate between them so that drifting
-        # background load on a shared machine hits both sides alike.
+        import lightgbm as lgb
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        session = ort.InferenceSession(
+            str(mnist_dir / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        booster = lgb.Booster(model_file=str(models["power_file"]))
+        bare = {case: _bare(case, booster, session, inputs, 1.0) for case in cases}
+
+        port = free_port()
+        serve = [str(bin_dir / "mlops-serve"), "--models", "power_lgbm,mnist_cnn", "--host", "127.0.0.1",
+                 "--port", str(port), "--max-rows", "256"]  # fmt: skip
+        ours = [servers.ours_v1(port, inputs, cases, serve), servers.ours_v2(port, inputs, cases)]
+        peers, notes = _peers(
+            [p.strip() for p in args.peers.split(",") if p.strip()], inputs, cases, models, work, bin_dir
+        )
+        env = {**os.environ, "PATH": servers.path_with(bin_dir), "MLFLOW_TRACKING_URI": tracking.uri,
+               "MLOPS_LOG_FORMAT": "json"}  # fmt: skip
         targets: list[Target] = []
-        answers: dict[str, dict] = {}
+        agreement: dict[tuple[str, str], bool] = {}
         with ExitStack() as stack:
-            port = free_port()
-            serve = [str(bin_dir / "mlops-serve"), "--models", "power_lgbm,mnist_cnn", "--host", "127.0.0.1",
-                     "--port", str(port)]  # fmt: skip
-            stack.enter_context(running(serve, "/readyz", port, env, work / "mlops-serve.log"))
-            for model, (path, body) in ours.items():
-                answers[f"ours/{model}"] = _post(port, path, body)
-                targets.append(Target("mlops-serve", model, port, http_request(port, path, body)))
-            for model, (path, body) in theirs.items():
-                port = free_port()
-                command = [str(bin_dir / "mlflow"), "models", "serve", "-m", f"models:/{model}/1", "--env-manager",
-                           "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]  # fmt: skip
-                stack.enter_context(running(command, "/ping", port, env, work / f"mlflow-{model}.log"))
-                answers[f"mlflow/{model}"] = _post(port, path, body)
-                targets.append(Target("mlflow models serve", model, port, http_request(port, path, body)))
+            for server in [*ours, *peers]:
+                if server.command is not None:
+                    log = work / f"{server.name.replace(' ', '-')}-{server.port}.log"
+                    stack.enter_context(running(server.command, server.ready_path, server.port,
+                                                {**env, **server.env}, log))  # fmt: skip
+                for case, (path, body) in server.requests.items():
+                    answer = server.parse(case, _post(server.port, path, body))
+                    agreement[(server.name, case)] = _agrees(case, answer, bare[case][1])
+                    targets.append(
+                        Target(server.name, case, server.port, http_request(server.port, path, body))
+                    )
             runner = _event_loop_runner()
             for target in targets:
-                target.run(runner, args.concurrency, 2.0, keep=False)  # warm-up, discarded
+                target.run(runner, args.concurrency, args.warmup, keep=False)  # warm-up, discarded
             for _ in range(args.rounds):
                 for target in targets:
                     target.run(runner, args.concurrency, args.seconds / args.rounds)
         results = [target.result() for target in targets]
 
-    passed = report(results, answers, args)
+    passed = report(results, agreement, {case: rate for case, (rate, _) in bare.items()}, notes, args)
     if args.json_out:
-        args.json_out.write_text(json.dumps({"results": [asdict(r) for r in results]}, indent=2))
+        args.json_out.write_text(json.dumps({"results": [asdict(r) for r in results],
+                                             "bare_calls_per_s": {c: r for c, (r, _) in bare.items()}}, indent=2))  # fmt: skip
     raise SystemExit(0 if passed else 1)
 
 
-def report(results: list[Result], answers: dict[str, dict], args: argparse.Namespace) -> bool:
-    """Print the table and the verdicts; True when both servers agree and every target is met."""
-    # Same answers from both servers (same versions, same inputs).
-    ours_power = answers["ours/power_lgbm"]["predictions"][0]
-    theirs_power = answers["mlflow/power_lgbm"]["predictions"][0]
-    ours_digit = np.asarray(answers["ours/mnist_cnn"]["predictions"][0]["probabilities"])
-    theirs_digit = _softmax(np.asarray(answers["mlflow/mnist_cnn"]["predictions"]["logits"]))[0]
-    agree = abs(ours_power - theirs_power) < 1e-9 and bool(np.allclose(ours_digit, theirs_digit, atol=1e-4))
-
+def report(
+    results: list[Result],
+    agreement: dict[tuple[str, str], bool],
+    bare: dict[str, float],
+    notes: list[str],
+    args: argparse.Namespace,
+) -> bool:
+    """Print the tables and the verdicts; True when every answer agrees and every mlflow target is met."""
     print(f"\nconcurrency {args.concurrency}, {args.seconds:.0f}s per measurement in {args.rounds} rounds, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; predictions agree: {agree}")  # fmt: skip
-    print(f"{'server':<22}{'model':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
-    for r in results:
-        print(f"{r.server:<22}{r.model:<12}{r.rps:>10.1f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}{r.errors:>8}")
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    for note in notes:
+        print(f"note: {note}")
+    disagree = [f"{server} {case}" for (server, case), ok in agreement.items() if not ok]
+    print(f"answers agree with the bare runtime: {'yes' if not disagree else 'NO: ' + ', '.join(disagree)}")
     by = {(r.server, r.model): r for r in results}
-    verdicts = [agree]
+    for case in dict.fromkeys(r.model for r in results):
+        print(f"\n{case} (bare runtime {bare[case]:.0f} calls/s)")
+        print(
+            f"{'server':<30}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'errors':>8}{'ours ÷':>9}"
+        )
+        mine = by.get((OURS, case))
+        for r in (r for r in results if r.model == case):
+            ratio = f"{mine.rps / r.rps:.2f}x" if mine is not None and r.server != OURS else ""
+            print(
+                f"{r.server:<30}{r.rps:>10.1f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}{r.max_ms:>10.2f}{r.errors:>8}{ratio:>9}"
+            )
+        if mine is not None:
+            print(f"{OURS} ÷ bare runtime: {mine.rps / bare[case]:.2f}")
+    verdicts = [not disagree]
     for model, target in TARGETS.items():
-        mine, base = by[("mlops-serve", model)], by[("mlflow models serve", model)]
+        case = f"{'power' if model == 'power_lgbm' else 'mnist'}/1"
+        mine, base = by.get((OURS, case)), by.get(("mlflow models serve", case))
+        if mine is None or base is None:
+            continue
         ratio = mine.rps / base.rps
         ok = ratio >= target and mine.p99_ms <= base.p99_ms and mine.errors == 0
         verdicts.append(ok)
-        print(f"{model}: {ratio:.1f}x throughput (target >= {target:.0f}x), p99 {mine.p99_ms:.2f} vs "
+        print(f"{case} vs mlflow models serve: {ratio:.1f}x (target >= {target:.0f}x), p99 {mine.p99_ms:.2f} vs "
               f"{base.p99_ms:.2f} ms -> {'PASS' if ok else 'MISS'}")  # fmt: skip
     return all(verdicts)
 
