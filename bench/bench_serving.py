@@ -250,7 +250,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (connections)")
     parser.add_argument("--seconds", type=float, default=12.0, help="measurement time per server and case")
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds the time is split into")
-    parser.add_argument("--warmup", type=float, default=2.0, help="discarded load per server and case, seconds")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="discarded load per server and case, seconds"
+    )
     parser.add_argument("--cases", default=DEFAULT_CASES, help="model/batch-size cases")
     parser.add_argument("--peers", default=DEFAULT_PEERS, help="peer servers to compare with")
     parser.add_argument("--json-out", type=Path, help="also write the results here")
