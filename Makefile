@@ -6,7 +6,7 @@ SHELL := bash
 
 PYTHON ?= python3.11
 UV := $(PYTHON) -m uv
-# This workplace keeps a CPU build of torch in /opt/wheels; elsewhere point UV_FIND_LINKS or
+# Where a CPU build of torch lies in /opt/wheels it is used; elsewhere point UV_FIND_LINKS or
 # UV_EXTRA_INDEX_URL (e.g. https://download.pytorch.org/whl/cpu) at one.
 UV_FIND_LINKS ?= $(wildcard /opt/wheels)
 export UV_FIND_LINKS

@@ -12,7 +12,7 @@ Run with the orchestration venv (the service venvs must exist: `make setup`):
    duration. The launch mode changes which operators the tasks are built from, so each mode is measured;
    each also with the file's top-level `airflow.*` imports done before the parse (the target's case),
    which is what the dag-processor does (its manager pre-imports them, then forks the parsing process).
-   "uncached" is this workplace's default (PYTHONDONTWRITEBYTECODE=1: every process compiles every
+   "uncached" is the case of PYTHONDONTWRITEBYTECODE=1 (every process compiles every
    module it imports); "cached" gives the subprocesses a bytecode cache (PYTHONPYCACHEPREFIX, warmed by
    one untimed run), as in the Airflow image, where pip installs compiled bytecode.
 2. Launcher: `airflow tasks test power_lgbm_training validate_data <date>` against generated power data,

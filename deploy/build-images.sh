@@ -13,7 +13,7 @@
 #   CNN_VARIANT    cpu (default) or cuda: the training-cnn build arg TORCH_VARIANT; the cuda image is
 #                  tagged <tag>-cuda
 #   WHEELS_DIR     local wheels put into the build context at build/wheels/ (default: UV_FIND_LINKS,
-#                  where this workplace keeps the CPU torch wheel)
+#                  e.g. a folder holding the CPU torch wheel)
 #
 # The build context is the repository's tracked and unignored files (no .venv, .data, caches), so
 # builds are reproducible and small whatever lies in the work tree.

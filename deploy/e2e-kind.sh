@@ -2,7 +2,7 @@
 # kind end to end, after `make kind-up deploy`: sample data into the shared data root, trigger every
 # training DAG through the Airflow REST API and wait, promote each challenger (an in-cluster Job
 # running `mlops promote`), then check serving over HTTP (deploy/check_serving.py).
-# kind cannot run in the development workplace; this runs on a machine with Docker and internet.
+# kind needs privileged containers and a registry: this runs on a machine with Docker and internet.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create the kind cluster of k8s/kind/cluster.yaml (control plane + cpu worker + "gpu" worker),
 # sharing the host data root with both workers. Idempotent. Needs docker, kind, kubectl.
-# kind cannot run in the development workplace (no registry for its node image): run it on a
+# kind cannot run where no registry is reachable (for its node image): run it on a
 # machine with Docker and internet access.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR

@@ -21,7 +21,7 @@ images: docker-engine  ## build every image, tagged $(IMAGE_TAG) (LOCAL_BASE=1 w
 e2e-docker: $(PLATFORM_VENV)/.stamp $(AIRFLOW_VENV)/.stamp  ## images + MLflow + every training DAG in docker mode + promote + serving over HTTP
 	deploy/e2e-docker.sh
 
-kind-up:  ## create the kind cluster (k8s/kind/cluster.yaml); not possible in this workplace
+kind-up:  ## create the kind cluster (k8s/kind/cluster.yaml); needs privileged containers and a registry
 	deploy/kind-up.sh
 
 deploy:  ## load images into kind, apply k8s/overlays/$(OVERLAY), install the Airflow chart
