@@ -199,3 +199,11 @@ def test_registry_outage_keeps_serving(client: MlflowClient, monkeypatch: pytest
         response = running.predict(name, {"records": [record]})
         assert response.status_code == 200
         np.testing.assert_allclose(response.json()["predictions"], model.booster.predict(model.sample[:1]))
+
+
+def test_long_lived_objects_are_frozen_out_of_full_collections(server: RunningServer) -> None:
+    """A full GC pass over MLflow's, FastAPI's and the runtimes' objects stalled requests for 100+ ms."""
+    import gc
+
+    assert server.http.get("/readyz").status_code == 200
+    assert gc.get_freeze_count() > 50_000

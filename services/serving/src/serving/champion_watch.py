@@ -6,6 +6,7 @@ Models with shadowing on follow their `challenger` alias the same way, into the 
 
 import asyncio
 import contextlib
+import gc
 import time
 
 from mlflow.entities.model_registry import ModelVersion
@@ -153,4 +154,5 @@ class ChampionWatcher:
             (served.version, served.run_id or ""),
             None if replaced is None else (replaced.version, replaced.run_id or ""),
         )
+        gc.freeze()  # the loaded version's objects out of the full collections' way (see app.py)
         log.info("now serving", model=slot.name, version=version, replaced=replaced and replaced.version)
