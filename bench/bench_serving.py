@@ -174,18 +174,36 @@ def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 
 
 
 @contextmanager
-def running(command: list[str], ready_path: str, port: int, env: dict[str, str], log: Path) -> Iterator[None]:
+def running(
+    command: list[str], ready_path: str, port: int, env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen]:
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             _wait_http(f"http://127.0.0.1:{port}{ready_path}", process, log)
-            yield
+            yield process
         finally:
             process.terminate()
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def tree_rss_mib(pid: int) -> tuple[float, int]:
+    """Resident memory of a process and all its descendants (MiB), and how many processes that is."""
+    pids, total_kib = [pid], 0
+    for current in pids:
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total_kib += next(
+            (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+        )
+        pids += [int(child) for child in children]
+    return total_kib / 1024, len(pids)
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -255,6 +273,9 @@ def main() -> None:
     )
     parser.add_argument("--cases", default=DEFAULT_CASES, help="model/batch-size cases")
     parser.add_argument("--peers", default=DEFAULT_PEERS, help="peer servers to compare with")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="also run ours with this many workers (1: not)"
+    )
     parser.add_argument("--json-out", type=Path, help="also write the results here")
     args = parser.parse_args()
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
@@ -297,6 +318,12 @@ def main() -> None:
         serve = [str(bin_dir / "mlops-serve"), "--models", "power_lgbm,mnist_cnn", "--host", "127.0.0.1",
                  "--port", str(port), "--max-rows", "256"]  # fmt: skip
         ours = [servers.ours_v1(port, inputs, cases, serve), servers.ours_v2(port, inputs, cases)]
+        if args.workers > 1:
+            scaled_port = free_port()
+            scaled = [*serve, "--workers", str(args.workers)]
+            scaled[scaled.index("--port") + 1] = str(scaled_port)
+            ours.append(servers.ours_v1(scaled_port, inputs, cases, scaled))
+            ours[-1].name = f"{OURS} ({args.workers} workers)"
         peers, notes = _peers(
             [p.strip() for p in args.peers.split(",") if p.strip()], inputs, cases, models, work, bin_dir
         )
@@ -304,12 +331,13 @@ def main() -> None:
                "MLOPS_LOG_FORMAT": "json"}  # fmt: skip
         targets: list[Target] = []
         agreement: dict[tuple[str, str], bool] = {}
+        processes: dict[str, subprocess.Popen] = {}
         with ExitStack() as stack:
             for server in [*ours, *peers]:
                 if server.command is not None:
                     log = work / f"{server.name.replace(' ', '-')}-{server.port}.log"
-                    stack.enter_context(running(server.command, server.ready_path, server.port,
-                                                {**env, **server.env}, log))  # fmt: skip
+                    processes[server.name] = stack.enter_context(running(
+                        server.command, server.ready_path, server.port, {**env, **server.env}, log))  # fmt: skip
                 for case, (path, body) in server.requests.items():
                     answer = server.parse(case, _post(server.port, path, body))
                     agreement[(server.name, case)] = _agrees(case, answer, bare[case][1])
@@ -322,9 +350,13 @@ def main() -> None:
             for _ in range(args.rounds):
                 for target in targets:
                     target.run(runner, args.concurrency, args.seconds / args.rounds)
+            memory = {name: tree_rss_mib(process.pid) for name, process in processes.items()}
         results = [target.result() for target in targets]
 
     passed = report(results, agreement, {case: rate for case, (rate, _) in bare.items()}, notes, args)
+    print("\nresident memory after the run (process and children):")
+    for name, (mib, count) in memory.items():
+        print(f"  {name:<30}{mib:>8.0f} MiB in {count} process(es)")
     if args.json_out:
         args.json_out.write_text(json.dumps({"results": [asdict(r) for r in results],
                                              "bare_calls_per_s": {c: r for c, (r, _) in bare.items()}}, indent=2))  # fmt: skip
@@ -359,6 +391,9 @@ def report(
             )
         if mine is not None:
             print(f"{OURS} ÷ bare runtime: {mine.rps / bare[case]:.2f}")
+            scaled = by.get((f"{OURS} ({args.workers} workers)", case))
+            if scaled is not None:
+                print(f"{args.workers} workers ÷ 1 worker: {scaled.rps / mine.rps:.2f}")
     verdicts = [not disagree]
     for model, target in TARGETS.items():
         case = f"{'power' if model == 'power_lgbm' else 'mnist'}/1"

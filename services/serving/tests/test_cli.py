@@ -84,3 +84,48 @@ def test_invalid_settings_fail_fast_with_a_clear_message(monkeypatch: pytest.Mon
     assert result.exit_code == 2
     assert "invalid serving settings" in result.output
     assert "max_batch_size" in result.output
+
+
+def test_workers_each_serve_every_model(
+    mlflow_server: MlflowServer, champions: Champions, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server.uri, "MLOPS_LOG_FORMAT": "json"}
+    argv = [
+        CLI,
+        "--workers",
+        "2",
+        "--models",
+        "power_lgbm,mnist_cnn",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def both_ready() -> bool:
+            output = log_path.read_text()
+            assert process.poll() is None, output
+            try:  # each worker loads both models itself
+                return (
+                    output.count('"now serving"') == 4
+                    and httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+                )
+            except httpx.TransportError:
+                return False
+
+        wait_until(both_ready, timeout=180, interval=0.5)
+        body = {"records": [_record(champions)]}
+        answers = [httpx.post(f"{url}/v1/models/power_lgbm:predict", json=body, timeout=30) for _ in range(6)]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+
+    assert [a.status_code for a in answers] == [200] * 6
+    assert len({a.json()["predictions"][0] for a in answers}) == 1
+    assert log_path.read_text().count("serving started") == 2

@@ -1,10 +1,12 @@
 """`mlops-serve`: start the HTTP server (uvicorn) for the configured models' champions."""
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from mlops_core.exit_codes import ExitCode
@@ -37,6 +39,9 @@ def serve(
     ] = None,
     max_body_bytes: Annotated[
         int | None, typer.Option(help="Request body limit, bytes [env SERVING_MAX_BODY_BYTES].")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Server processes, each with every model [env SERVING_WORKERS].")
     ] = None,
     inference_threads: Annotated[
         int | None, typer.Option(help="Threads per model call [env SERVING_INFERENCE_THREADS].")
@@ -73,6 +78,7 @@ def serve(
             "max_rows": max_rows,
             "max_body_bytes": max_body_bytes,
             "inference_threads": inference_threads,
+            "workers": workers,
             "request_log_dir": request_log_dir,
             "request_log_sample_rate": request_log_sample_rate,
             "shadow_models": shadow_models,
@@ -85,18 +91,31 @@ def serve(
     except ValidationError as exc:
         typer.echo(f"error: invalid serving settings (options or SERVING_* env):\n{exc}", err=True)
         raise typer.Exit(int(ExitCode.USAGE)) from None
-    application = create_app(settings, connect(tracking_uri))
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=access_log,
-        timeout_graceful_shutdown=int(settings.graceful_shutdown_s),
-        server_header=False,
-        log_config=None,
-    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": access_log,
+        "timeout_graceful_shutdown": int(settings.graceful_shutdown_s),
+        "server_header": False,
+        "log_config": None,
+    }
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings, connect(tracking_uri)), **options)
+        return
+    # Worker processes build their own app from the environment: hand them the options as SERVING_* vars.
+    for key, value in overrides.items():
+        os.environ[f"SERVING_{key.upper()}"] = ",".join(value) if isinstance(value, list) else str(value)
+    if tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    uvicorn.run("serving.cli:app_from_env", factory=True, workers=settings.workers, **options)
+
+
+def app_from_env() -> FastAPI:
+    """One worker's app, configured from SERVING_* variables and MLFLOW_TRACKING_URI (`--workers` > 1)."""
+    configure_logging()
+    return create_app(ServingSettings(), connect(None))
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -38,6 +38,9 @@ class ServingSettings(BaseSettings):
     max_rows: int = Field(256, ge=1, description="rows (records or images) allowed in one request")
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="larger request bodies get 413")
     inference_threads: int = Field(1, ge=1, le=64, description="threads per model call (ONNX / LightGBM)")
+    workers: int = Field(
+        1, ge=1, le=64, description="server processes; each loads every model and follows the registry itself"
+    )
     request_log_dir: Path | None = Field(None, description="where sampled requests are written (JSON lines)")
     request_log_sample_rate: float = Field(0.0, ge=0.0, le=1.0, description="fraction of requests logged")
     request_log_images: bool = Field(False, description="also log raw image pixels (off: statistics only)")
