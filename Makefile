@@ -6,9 +6,10 @@ SHELL := bash
 
 PYTHON ?= python3.11
 UV := $(PYTHON) -m uv
-# Where a CPU build of torch lies in /opt/wheels it is used; elsewhere point UV_FIND_LINKS or
-# UV_EXTRA_INDEX_URL (e.g. https://download.pytorch.org/whl/cpu) at one.
-UV_FIND_LINKS ?= $(wildcard /opt/wheels)
+# A wheelhouse holding the CPU build of torch (PyPI's Linux torch is the multi-GB CUDA build): the
+# first of ../shared/wheels (beside the checkout) and /opt/wheels that exists; elsewhere point
+# UV_FIND_LINKS or UV_EXTRA_INDEX_URL (e.g. https://download.pytorch.org/whl/cpu) at one.
+UV_FIND_LINKS ?= $(firstword $(wildcard $(abspath $(CURDIR)/../shared/wheels) /opt/wheels))
 export UV_FIND_LINKS
 # Compile bytecode at install: with PYTHONDONTWRITEBYTECODE set (as here), every Airflow, MLflow and
 # workload process would otherwise recompile everything it imports (seconds of CPU each).
