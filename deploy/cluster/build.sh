@@ -3,7 +3,8 @@
 #   k8s    one multi-call binary: kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
 #          kube-proxy and etcd (dispatch on argv[0] or the first argument)
 #   pause  the pod sandbox process (static, for the locally built sandbox image)
-# Versions are pinned in components/go.mod and their content in go.sum. Binaries are cached by a
+#   coredns the cluster DNS (deploy/cluster/coredns: upstream CoreDNS with the plugins it uses)
+# Versions are pinned in each module's go.mod and their content in go.sum. Binaries are cached by a
 # key over go.mod, go.sum, the sources and the Go version: a warm run only relinks the symlinks.
 #
 # Usage: deploy/cluster/build.sh [OUT_DIR]      (default: build/cluster)
@@ -41,6 +42,24 @@ else
   rm -rf "$bin" && mv "$bin.partial" "$bin"
   log "built in $(($(date +%s) - start))s: k8s $(du -h "$bin/k8s" | cut -f1), pause $(du -h "$bin/pause" | cut -f1)"
 fi
+
+# CoreDNS: its own module (its dependency versions are not the Kubernetes components'), own cache key.
+DNS_SRC="$ROOT/deploy/cluster/coredns"
+DNS_VERSION=$(awk '{for (i = 1; i < NF; i++) if ($i == "github.com/coredns/coredns") {print $(i + 1); exit}}' "$DNS_SRC/go.mod")
+[[ -n $DNS_VERSION ]] || die "no github.com/coredns/coredns requirement in $DNS_SRC/go.mod"
+dns_key=$(cat "$DNS_SRC/go.mod" "$DNS_SRC/go.sum" "$DNS_SRC"/*.go <(go version) | sha256sum | cut -c1-12)
+dns="$OUT/coredns-$DNS_VERSION-$dns_key"
+if [[ -x $dns/coredns ]]; then
+  log "coredns $DNS_VERSION ($dns_key) cached in $dns"
+else
+  start=$(date +%s)
+  log "building coredns $DNS_VERSION"
+  mkdir -p "$dns.partial"
+  (cd "$DNS_SRC" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dns.partial/coredns" .)
+  rm -rf "$dns" && mv "$dns.partial" "$dns"
+  log "built in $(($(date +%s) - start))s: coredns $(du -h "$dns/coredns" | cut -f1)"
+fi
+ln -sfn "../$(basename "$dns")/coredns" "$bin/coredns"
 for component in "${COMPONENTS[@]}"; do ln -sfn k8s "$bin/$component"; done
 ln -sfn "$(basename "$bin")" "$OUT/current"
 echo "$bin"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # A local Kubernetes cluster from upstream components run as host processes (no kind, no node
 # image, no registry): etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy,
-# and two nodes, `cpu` and `gpu`, each a kubelet with its own containerd, root dir, ports, cgroup
+# CoreDNS, and two nodes, `cpu` and `gpu`, each a kubelet with its own containerd, root dir, ports, cgroup
 # root and bridge network, labelled and tainted as the catalog's node pools.
 #
 #   deploy/cluster/cluster.sh up       build (cached) and start whatever is not running; idempotent
 #   deploy/cluster/cluster.sh down     stop exactly what `up` started (by pid), unmount, clean up
 #   deploy/cluster/cluster.sh status   each component's pid and health
+#   deploy/cluster/cluster.sh load IMAGE...  import images from the Docker engine into every node
 #
 # State, logs and kubeconfigs live in MLOPS_CLUSTER_DIR (default .run/cluster):
 #   admin.kubeconfig     cluster admin (system:masters), for the scripts and tests
@@ -282,20 +283,40 @@ YAML
   wait_healthy kube-proxy 60 healthz http://127.0.0.1:10256/healthz
 }
 
-# The sandbox image, built from deploy/cluster/components/cmd/pause (no registry to pull one from).
-load_pause_image() {
-  local bin=$1 node context
-  if ! docker image inspect "$PAUSE_IMAGE" >/dev/null 2>&1; then
+# Images of the cluster's own binaries, built FROM scratch (no registry to pull them from) and
+# imported into a node's containerd; a node that has the image already is skipped.
+load_binary_image() {  # load_binary_image IMAGE BINARY USER NODE...
+  local image=$1 binary=$2 user=$3 node context
+  shift 3
+  if ! docker image inspect "$image" >/dev/null 2>&1; then
     context=$(mktemp -d)
-    cp "$bin/pause" "$context/pause"
-    printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$context/Dockerfile"
-    DOCKER_BUILDKIT=0 docker build -q -t "$PAUSE_IMAGE" "$context" >/dev/null
+    cp "$binary" "$context/$(basename "$binary")"
+    printf 'FROM scratch\nCOPY %s /%s\nUSER %s\nENTRYPOINT ["/%s"]\n' \
+      "$(basename "$binary")" "$(basename "$binary")" "$user" "$(basename "$binary")" >"$context/Dockerfile"
+    # The classic builder (Debian's docker.io has no buildx); its deprecation notice is noise here.
+    DOCKER_BUILDKIT=0 docker build -q -t "$image" "$context" >"$context/build.log" 2>&1 ||
+      { cat "$context/build.log" >&2; die "building $image failed"; }
     rm -rf "$context"
   fi
-  for node in "${NODES[@]}"; do
-    ctr -a "$DIR/nodes/$node/containerd.sock" -n k8s.io images inspect "docker.io/$PAUSE_IMAGE" >/dev/null 2>&1 ||
-      docker save "$PAUSE_IMAGE" | ctr -a "$DIR/nodes/$node/containerd.sock" -n k8s.io images import - >/dev/null
+  for node in "$@"; do
+    ctr -a "$DIR/nodes/$node/containerd.sock" -n k8s.io images inspect "docker.io/$image" >/dev/null 2>&1 ||
+      docker save "$image" | ctr -a "$DIR/nodes/$node/containerd.sock" -n k8s.io images import - >/dev/null
   done
+}
+
+# Cluster DNS (deploy/cluster/addons/coredns.yaml): the Service on the kubelets' clusterDNS address.
+# The image is tagged by the binary's content, so a rebuilt CoreDNS rolls out as a new image.
+start_dns() {
+  local bin=$1 image
+  image=mlops/coredns:$(sha256sum "$(readlink -f "$bin/coredns")" | cut -c1-12)
+  load_binary_image "$image" "$(readlink -f "$bin/coredns")" 65532:65532 cpu
+  sed -e "s|image: IMAGE|image: docker.io/$image|" -e "s|clusterIP: CLUSTER_DNS|clusterIP: $CLUSTER_DNS|" \
+    "$ROOT/deploy/cluster/addons/coredns.yaml" | kubectl_admin apply -f - >/dev/null
+  if ! kubectl_admin -n kube-system rollout status deploy/coredns --timeout=120s >/dev/null; then
+    kubectl_admin -n kube-system describe pods -l k8s-app=kube-dns | tail -n 20 >&2 || true
+    die "cluster start failed at coredns"
+  fi
+  log "coredns up (Service kube-system/kube-dns $CLUSTER_DNS)"
 }
 
 # Namespace, ServiceAccounts and the pod-launcher Role from k8s/base, and Airflow's kubeconfig: a
@@ -329,10 +350,11 @@ up() {
   start_control_plane "$bin" "$ip"
   local node
   for node in "${NODES[@]}"; do start_node "$bin" "$ip" "$node"; done
-  load_pause_image "$bin"
+  load_binary_image "$PAUSE_IMAGE" "$bin/pause" 65535:65535 "${NODES[@]}"
   start_kube_proxy "$bin"
   kubectl_admin wait --for=condition=Ready node --all --timeout=120s >/dev/null ||
     die "nodes not Ready: $(kubectl_admin get nodes 2>&1)"
+  start_dns "$bin"
   airflow_identity
   log "cluster up in $(($(date +%s) - started))s: nodes $(kubectl_admin get nodes -o jsonpath='{.items[*].metadata.name}'), API $API"
   log "kubeconfigs: $DIR/admin.kubeconfig (admin), $DIR/airflow.kubeconfig (mlops/airflow-worker)"
@@ -396,6 +418,31 @@ down() {
   log "cluster down (state kept in $DIR; remove it for a fresh cluster)"
 }
 
+# Images from the local Docker engine into every node's containerd (no registry): `docker save` once,
+# `ctr images import` per node. A node that imported the same image id before is skipped.
+load() {  # load IMAGE...
+  [[ $# -gt 0 ]] || die "usage: $0 load IMAGE..."
+  need docker ctr
+  local image id node stamp archive
+  archive=$(mktemp)
+  trap 'rm -f "$archive"' RETURN
+  for image in "$@"; do
+    id=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null) || die "image $image not in the Docker engine (make images)"
+    : >"$archive"
+    for node in "${NODES[@]}"; do
+      alive "containerd-$node" || die "node $node is not running (make cluster-up)"
+      stamp=$DIR/nodes/$node/images/$(printf '%s' "$image" | tr '/:' '__')
+      if [[ -f $stamp && $(cat "$stamp") == "$id" ]]; then continue; fi
+      [[ -s $archive ]] || docker save "$image" >"$archive"
+      local t0
+      t0=$(date +%s)
+      ctr -a "$DIR/nodes/$node/containerd.sock" -n k8s.io images import "$archive" >/dev/null
+      mkdir -p "$(dirname "$stamp")" && echo "$id" >"$stamp"
+      log "loaded $image into node $node ($(du -m "$archive" | cut -f1) MB, $(($(date +%s) - t0))s)"
+    done
+  done
+}
+
 status() {
   local name
   for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd-cpu kubelet-cpu containerd-gpu kubelet-gpu kube-proxy; do
@@ -409,5 +456,6 @@ case ${1:-} in
   up) up ;;
   down) down ;;
   status) status ;;
-  *) die "usage: $0 up|down|status" ;;
+  load) shift && load "$@" ;;
+  *) die "usage: $0 up|down|status|load IMAGE..." ;;
 esac

@@ -12,6 +12,7 @@ from kubernetes.client import ApiClient
 from mlops_core.testing.kubernetes import restricted_violations, validate_manifest
 from mlops_orchestration.constants import LaunchMode
 from mlops_orchestration.factory import build_dags
+from mlops_orchestration.settings import LaunchSettings
 
 from .conftest import CATALOG, settings_for
 
@@ -119,6 +120,18 @@ def test_pods_are_deleted_when_finished() -> None:
     dags = build_dags(CATALOG, settings_for(LaunchMode.KUBERNETES))
     task = dags["power_lgbm_training"].get_task("train")
     assert task.on_finish_action.value == "delete_pod"
+
+
+def test_finished_pods_can_be_kept_for_inspection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_LAUNCH_MODE", "kubernetes")
+    monkeypatch.setenv("MLOPS_K8S_ON_FINISH", "keep_pod")
+    dags = build_dags(CATALOG, LaunchSettings.from_env())
+    assert {
+        t.on_finish_action.value for t in dags["mnist_cnn_training"].tasks if hasattr(t, "on_finish_action")
+    } == {"keep_pod"}
+    monkeypatch.setenv("MLOPS_K8S_ON_FINISH", "keep")
+    with pytest.raises(ValueError, match="MLOPS_K8S_ON_FINISH='keep' is not one of delete_pod"):
+        LaunchSettings.from_env()
 
 
 def test_promotion_pod_records_the_approver_and_reason(pods: dict) -> None:

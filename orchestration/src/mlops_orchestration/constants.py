@@ -21,6 +21,10 @@ ENV_K8S_GPU = "MLOPS_K8S_GPU"
 # Caps on pod requests/limits for small clusters (kind on a laptop); unset: the catalog as written.
 ENV_K8S_MAX_CPU = "MLOPS_K8S_MAX_CPU"
 ENV_K8S_MAX_MEMORY = "MLOPS_K8S_MAX_MEMORY"
+# What KubernetesPodOperator does with a finished pod: delete_pod (default), delete_succeeded_pod
+# (keep failures for inspection) or keep_pod (end-to-end checks read where every pod ran).
+ENV_K8S_ON_FINISH = "MLOPS_K8S_ON_FINISH"
+K8S_ON_FINISH_ACTIONS = ("delete_pod", "delete_succeeded_pod", "keep_pod")
 ENV_DOCKER_GPU = "MLOPS_DOCKER_GPU"
 ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 

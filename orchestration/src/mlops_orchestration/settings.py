@@ -13,9 +13,11 @@ from mlops_orchestration.constants import (
     ENV_K8S_MAX_CPU,
     ENV_K8S_MAX_MEMORY,
     ENV_K8S_NAMESPACE,
+    ENV_K8S_ON_FINISH,
     ENV_LAUNCH_MODE,
     ENV_REPO_ROOT,
     ENV_TRACKING_URI,
+    K8S_ON_FINISH_ACTIONS,
     LaunchMode,
 )
 
@@ -46,6 +48,7 @@ class LaunchSettings:
     docker_gpu: bool
     k8s_max_cpu: str | None = None
     k8s_max_memory: str | None = None
+    k8s_on_finish: str = "delete_pod"
 
     @classmethod
     def from_env(cls) -> "LaunchSettings":
@@ -56,6 +59,11 @@ class LaunchSettings:
             known = ", ".join(m.value for m in LaunchMode)
             raise ValueError(f"{ENV_LAUNCH_MODE}={raw_mode!r} is not a launch mode ({known})") from exc
         repo_root = Path(_setting(ENV_REPO_ROOT, str(_repo_root())))
+        on_finish = _setting(ENV_K8S_ON_FINISH, "delete_pod")
+        if on_finish not in K8S_ON_FINISH_ACTIONS:
+            raise ValueError(
+                f"{ENV_K8S_ON_FINISH}={on_finish!r} is not one of {', '.join(K8S_ON_FINISH_ACTIONS)}"
+            )
         return cls(
             mode=mode,
             image_prefix=_setting(ENV_IMAGE_PREFIX, "mlops/"),
@@ -68,6 +76,7 @@ class LaunchSettings:
             docker_gpu=_flag(ENV_DOCKER_GPU, False),
             k8s_max_cpu=_setting(ENV_K8S_MAX_CPU, "") or None,
             k8s_max_memory=_setting(ENV_K8S_MAX_MEMORY, "") or None,
+            k8s_on_finish=on_finish,
         )
 
     def image(self, service: str) -> str:

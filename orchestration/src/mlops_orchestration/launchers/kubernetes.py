@@ -82,7 +82,7 @@ def pod_settings(spec: TaskSpec, settings: LaunchSettings) -> dict[str, Any]:
             k8s.V1VolumeMount(name="data", mount_path=CONTAINER_DATA_ROOT),
             k8s.V1VolumeMount(name="tmp", mount_path=runtime.tmp_dir),
         ],
-        "on_finish_action": "delete_pod",
+        "on_finish_action": settings.k8s_on_finish,
         "get_logs": True,
         "skip_on_exit_code": list(spec.skip_on_exit_codes) or None,
     }
