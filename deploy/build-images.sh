@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the platform images, tagged with the git SHA:
+# Build the platform images, tagged with the git SHA (and the release, see release_tag in lib.sh):
 #   mlops/training-lgbm  mlops/training-cnn  mlops/tick-features  mlops/serving  (services/*/Dockerfile)
 #   mlops/airflow        (orchestration/Dockerfile)     mlops/mlflow  (deploy/images/mlflow.Dockerfile)
 #
@@ -98,6 +98,7 @@ build() {
     die "docker build of $ref failed (full log: $build_log)"
   fi
   docker tag "$ref" "$PREFIX$name:latest"
+  [[ $ref == *-cuda ]] || docker tag "$ref" "$PREFIX$name:$(release_tag)"
   log "built $ref in $(($(date +%s) - start))s, $(docker image inspect -f '{{.Size}}' "$ref" | awk '{printf "%.0f MB", $1/1e6}')"
 }
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Deploy the platform: load images into kind (OVERLAY=kind), apply the kustomize overlay with the
+# Deploy the platform: put the images where the nodes find them, apply the kustomize overlay with the
 # images tagged IMAGE_TAG, install Airflow from the official Helm chart with charts-values/airflow,
 # and create the catalog's Airflow pools. Idempotent (kubectl apply, helm upgrade --install).
 #
-# Env: OVERLAY (kind | cluster; default kind), IMAGE_PREFIX (mlops/), IMAGE_TAG (git SHA),
+# Env: OVERLAY (kind | local | cluster; default kind), IMAGE_PREFIX (mlops/), IMAGE_TAG (git SHA),
 #      KIND_CLUSTER (mlops), AIRFLOW_CHART_VERSION (pin one; default: the repo's latest),
 #      AIRFLOW_API_PORT (18081, local port-forward used to create pools).
+# OVERLAY=local is the cluster of `make cluster-up`: images are imported into its nodes, the static
+# volumes point at MLOPS_DATA_ROOT (.data) and .run/cluster/volumes, and Airflow runs on the host
+# (deploy/e2e-k8s.sh starts it), so no chart is installed.
 # For OVERLAY=cluster push the images to your registry first and set IMAGE_PREFIX to it.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -20,9 +23,18 @@ CLUSTER=${KIND_CLUSTER:-mlops}
 API_PORT=${AIRFLOW_API_PORT:-18081}
 NS=mlops
 IMAGES=(training-lgbm training-cnn tick-features serving mlflow airflow)
-need kubectl helm
+need kubectl
+[[ $OVERLAY == local ]] || need helm
 [[ -d k8s/overlays/$OVERLAY ]] || die "no overlay k8s/overlays/$OVERLAY"
 
+CLUSTER_DIR=${MLOPS_CLUSTER_DIR:-$ROOT/.run/cluster}
+if [[ $OVERLAY == local ]]; then
+  export KUBECONFIG=$CLUSTER_DIR/admin.kubeconfig
+  [[ -f $KUBECONFIG ]] || die "no local cluster ($KUBECONFIG missing): make cluster-up"
+  images=()
+  for image in serving mlflow training-lgbm training-cnn tick-features; do images+=("$PREFIX$image:$TAG"); done
+  "$ROOT/deploy/cluster/cluster.sh" load "${images[@]}"
+fi
 if [[ $OVERLAY == kind ]]; then
   need kind
   kubectl config use-context "kind-$CLUSTER" >/dev/null
@@ -44,10 +56,28 @@ mkdir -p "$out"
   for image in serving mlflow training-lgbm training-cnn tick-features; do
     printf '  - {name: mlops/%s, newName: %s%s, newTag: "%s"}\n' "$image" "$PREFIX" "$image" "$TAG"
   done
+  if [[ $OVERLAY == local ]]; then
+    # The static volumes on this host: the data root the host's sample data lies in, MLflow's store.
+    data_root=$(realpath -m "${MLOPS_DATA_ROOT:-$ROOT/.data}")
+    store=$CLUSTER_DIR/volumes/mlflow-store
+    mkdir -p "$data_root" "$store"
+    chown 10001:10001 "$store"
+    chmod -R a+rwX "$data_root"  # the pods run as uid 10001
+    echo "patches:"
+    for pv in "mlops-data-local $data_root" "mlops-mlflow-store-local $store"; do
+      read -r name path <<<"$pv"
+      printf '  - target: {kind: PersistentVolume, name: %s}\n' "$name"
+      printf '    patch: |-\n      [{"op": "replace", "path": "/spec/hostPath/path", "value": "%s"}]\n' "$path"
+    done
+  fi
 } >"$out/kustomization.yaml"
 log "applying k8s/overlays/$OVERLAY (images :$TAG)"
 kubectl apply -k "$out"
 kubectl -n "$NS" rollout status deploy/mlflow --timeout=10m
+if [[ $OVERLAY == local ]]; then
+  log "deployed overlay local with images :$TAG (Airflow runs on the host: deploy/e2e-k8s.sh)"
+  exit 0
+fi
 
 # Airflow from the official chart, our image and values.
 cat >"$out/airflow-image.yaml" <<VALUES

@@ -19,6 +19,9 @@ repo_root() { git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel;
 # Image tag shared by every image of one commit (the contract with orchestration).
 default_image_tag() { git -C "$(repo_root)" rev-parse --short=12 HEAD; }
 
+# The platform release (the version of libs/mlops-core): the tag k8s/ pins when applied by hand.
+release_tag() { awk -F'"' '/^version = / {print $2; exit}' "$(repo_root)/libs/mlops-core/pyproject.toml"; }
+
 # Poll a command until it succeeds or `timeout` seconds pass: retry_until 60 curl -sf URL
 retry_until() {
   local timeout=$1 start

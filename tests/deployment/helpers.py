@@ -10,7 +10,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
-OVERLAYS = ("kind", "cluster")
+OVERLAYS = ("kind", "local", "cluster")
 # Custom resources we deploy on purpose; they have no schema in kubernetes-validate.
 CUSTOM_RESOURCE_GROUPS = ("sparkoperator.k8s.io/",)
 

@@ -2,13 +2,14 @@
 with orchestration (names, secrets, volumes) and the serving/MLflow runtime settings."""
 
 import re
+import tomllib
 from typing import Any
 
 import pytest
 
 from mlops_core.testing.kubernetes import describe, pod_spec_of, restricted_violations, validate_manifest
 
-from .helpers import OVERLAYS, find, is_custom_resource
+from .helpers import OVERLAYS, REPO, find, is_custom_resource
 
 K8S_VERSIONS = ("1.33", "1.37")  # a current minimum and the newest schemas bundled
 ALL = (*OVERLAYS, "base")
@@ -205,3 +206,31 @@ def test_cluster_overlay_runs_the_tick_rollup_under_the_spark_operator(rendered)
     assert len(apps) == 1
     assert apps[0]["spec"]["arguments"][0] == "rollup"  # the same CLI the tick_features DAG runs
     assert not [o for o in rendered["kind"] if o["kind"] == "SparkApplication"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_image_is_pinned_to_the_platform_release(rendered, overlay: str) -> None:
+    # A node without a registry cannot pull `:latest`; applied by hand, every overlay names a real tag.
+    release = tomllib.loads((REPO / "libs" / "mlops-core" / "pyproject.toml").read_text())["project"][
+        "version"
+    ]
+    images = {
+        container["image"]
+        for o in rendered[overlay]
+        for container in ((pod_spec_of(o) or {}).get("containers") or [])
+    } | {o["spec"]["image"] for o in rendered[overlay] if o["kind"] == "SparkApplication"}
+    assert images, overlay
+    for image in images:
+        name, _, tag = image.rpartition(":")
+        assert name.startswith("mlops/") and tag == release, f"{overlay}: {image}"
+
+
+def test_local_overlay_has_static_volumes_for_both_claims(rendered) -> None:
+    volumes = {o["metadata"]["name"]: o for o in rendered["local"] if o["kind"] == "PersistentVolume"}
+    for claim in ("mlops-data", "mlflow-store"):
+        pvc = find(rendered["local"], "PersistentVolumeClaim", claim)
+        pv = volumes[pvc["spec"]["volumeName"]]
+        assert pv["spec"]["claimRef"] == {"namespace": "mlops", "name": claim}
+        assert pv["spec"]["storageClassName"] == pvc["spec"]["storageClassName"] == ""
+        assert set(pvc["spec"]["accessModes"]) <= set(pv["spec"]["accessModes"])
+    assert find(rendered["local"], "Deployment", "serving")["spec"]["replicas"] == 2  # rolling restarts
