@@ -1,8 +1,12 @@
 """Drive a deployed Airflow 3 through its REST API (stdlib only): create the catalog's pools,
-trigger DAGs and wait for their runs. Used by deploy/deploy.sh and deploy/e2e-kind.sh.
+trigger DAGs and wait for their runs, answer a human-in-the-loop approval. Used by deploy/deploy.sh,
+deploy/e2e-kind.sh and deploy/e2e-k8s.sh.
 
   python3 deploy/airflow_api.py --url http://127.0.0.1:18081 pools orchestration/dags/catalog.yaml
   python3 deploy/airflow_api.py --url ... run --match train --timeout 5400
+  python3 deploy/airflow_api.py --url ... trigger tick_features --logical-date 2026-11-16
+  python3 deploy/airflow_api.py --url ... trigger promote_model --conf '{"workload": "power", "version": "1"}' \
+      --approve "reason the approver gives"
 Credentials: AIRFLOW_USERNAME / AIRFLOW_PASSWORD (default admin/admin, the kind dev user).
 """
 
@@ -99,6 +103,53 @@ def run_dags(api: AirflowApi, match: str, timeout: float) -> None:
     print(f"all {len(runs)} DAG runs succeeded")
 
 
+def trigger(api: AirflowApi, dag_id: str, logical_date: str | None, conf: dict[str, Any]) -> str:
+    api.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
+    body: dict[str, Any] = {
+        "logical_date": f"{logical_date}T00:00:00Z" if logical_date else None,
+        "conf": conf,
+    }
+    run_id = api.post(f"/api/v2/dags/{dag_id}/dagRuns", body)["dag_run_id"]
+    print(f"triggered {dag_id}: {run_id}", flush=True)
+    return run_id
+
+
+def answer_approvals(api: AirflowApi, dag_id: str, run_id: str, option: str, reason: str) -> int:
+    """Answer every pending human-in-the-loop request of the run, as the API user, the way the
+    Required Actions view does. Returns how many were answered."""
+    details = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/hitlDetails")["hitl_details"]
+    answered = 0
+    for detail in details:
+        if detail["response_received"]:
+            continue
+        ti = detail["task_instance"]
+        map_index = ti.get("map_index", -1)
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{ti['task_id']}/{map_index}/hitlDetails"
+        api.patch(path, {"chosen_options": [option], "params_input": {"reason": reason}})
+        print(f"{dag_id}: answered {ti['task_id']} with {option!r}: {detail.get('subject', '')}", flush=True)
+        answered += 1
+    return answered
+
+
+def wait_for_run(
+    api: AirflowApi, dag_id: str, run_id: str, timeout: float, answer: tuple[str, str] | None = None
+) -> str:
+    """Poll the run until it finishes (answering approvals on the way); print each task's state."""
+    deadline = time.monotonic() + timeout
+    state = "queued"
+    while time.monotonic() < deadline:
+        state = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
+        if state in FINISHED:
+            break
+        if answer:
+            answer_approvals(api, dag_id, run_id, *answer)
+        time.sleep(5)
+    tasks = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000")["task_instances"]
+    summary = ", ".join(f"{t['task_id']}={t['state']}" for t in sorted(tasks, key=lambda t: t["task_id"]))
+    print(f"{dag_id} {run_id}: {state} ({summary})", flush=True)
+    return state
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
@@ -108,14 +159,29 @@ def main() -> None:
     run = commands.add_parser("run", help="unpause, trigger and wait for matching DAGs")
     run.add_argument("--match", default="train", help="substring of the DAG ids to run")
     run.add_argument("--timeout", type=float, default=5400)
+    one = commands.add_parser("trigger", help="unpause, trigger one DAG run and wait for it to succeed")
+    one.add_argument("dag_id")
+    one.add_argument("--logical-date", help="YYYY-MM-DD (feature DAGs build that partition); default none")
+    one.add_argument("--conf", type=json.loads, default={}, help="DAG run conf as JSON")
+    one.add_argument("--approve", metavar="REASON", help="answer the run's approvals with Approve")
+    one.add_argument("--reject", metavar="REASON", help="answer the run's approvals with Reject")
+    one.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args()
     api = AirflowApi(
         args.url, os.environ.get("AIRFLOW_USERNAME", "admin"), os.environ.get("AIRFLOW_PASSWORD", "admin")
     )
     if args.command == "pools":
         upsert_pools(api, catalog_pools(args.catalog))
-    else:
+    elif args.command == "run":
         run_dags(api, args.match, args.timeout)
+    else:
+        answer = (
+            ("Approve", args.approve) if args.approve else ("Reject", args.reject) if args.reject else None
+        )
+        run_id = trigger(api, args.dag_id, args.logical_date, args.conf)
+        state = wait_for_run(api, args.dag_id, run_id, args.timeout, answer)
+        if state != "success":
+            raise SystemExit(f"{args.dag_id} {run_id} ended {state} (wanted success)")
 
 
 if __name__ == "__main__":

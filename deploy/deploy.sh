@@ -31,9 +31,11 @@ CLUSTER_DIR=${MLOPS_CLUSTER_DIR:-$ROOT/.run/cluster}
 if [[ $OVERLAY == local ]]; then
   export KUBECONFIG=$CLUSTER_DIR/admin.kubeconfig
   [[ -f $KUBECONFIG ]] || die "no local cluster ($KUBECONFIG missing): make cluster-up"
+  # The gpu pool runs only the CNN training steps (the catalog's heavy steps of gpu workloads).
   images=()
-  for image in serving mlflow training-lgbm training-cnn tick-features; do images+=("$PREFIX$image:$TAG"); done
-  "$ROOT/deploy/cluster/cluster.sh" load "${images[@]}"
+  for image in serving mlflow training-lgbm tick-features; do images+=("$PREFIX$image:$TAG"); done
+  MLOPS_LOAD_NODES=cpu "$ROOT/deploy/cluster/cluster.sh" load "${images[@]}"
+  MLOPS_LOAD_NODES="cpu gpu" "$ROOT/deploy/cluster/cluster.sh" load "${PREFIX}training-cnn:$TAG"
 fi
 if [[ $OVERLAY == kind ]]; then
   need kind

@@ -28,13 +28,6 @@ WORKLOADS=(power tick mnist cifar10)
 declare -a TIMINGS=()
 started=$(date +%s)
 
-timed() {
-  local label=$1 t0
-  shift
-  t0=$(date +%s)
-  "$@"
-  TIMINGS+=("$label: $(($(date +%s) - t0))s")
-}
 has_make_target() { grep -qE "^$1:" Makefile mk/*.mk 2>/dev/null; }
 cleanup() {
   if [[ ${E2E_KEEP:-0} != 1 ]]; then
@@ -58,14 +51,7 @@ fi
 trap cleanup EXIT
 
 # 2. Images, on the public base when it can be pulled, else on the local Debian base.
-if [[ -z ${BASE_IMAGE:-} && -z ${LOCAL_BASE:-} ]]; then
-  if docker image inspect python:3.11-slim >/dev/null 2>&1 || timeout 60 docker pull -q python:3.11-slim >/dev/null 2>&1; then
-    export LOCAL_BASE=0
-  else
-    log "python:3.11-slim cannot be pulled (no registry): using the local Debian base image"
-    export LOCAL_BASE=1
-  fi
-fi
+choose_base_image
 timed "images" "$ROOT/deploy/build-images.sh" "${IMAGES[@]}"
 
 # 3. MLflow on the host; containers reach it through the host network.

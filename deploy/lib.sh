@@ -32,3 +32,24 @@ retry_until() {
     sleep 2
   done
 }
+
+# Run a command and record "LABEL: Ns" in the caller's TIMINGS array: timed LABEL CMD...
+timed() {
+  local label=$1 t0
+  shift
+  t0=$(date +%s)
+  "$@"
+  TIMINGS+=("$label: $(($(date +%s) - t0))s")
+}
+
+# Images build on the public python:3.11-slim when it can be pulled, else on the local Debian base
+# (LOCAL_BASE=1, deploy/base-image.sh); an explicit BASE_IMAGE or LOCAL_BASE is left alone.
+choose_base_image() {
+  [[ -z ${BASE_IMAGE:-} && -z ${LOCAL_BASE:-} ]] || return 0
+  if docker image inspect python:3.11-slim >/dev/null 2>&1 || timeout 60 docker pull -q python:3.11-slim >/dev/null 2>&1; then
+    export LOCAL_BASE=0
+  else
+    log "python:3.11-slim cannot be pulled (no registry): using the local Debian base image"
+    export LOCAL_BASE=1
+  fi
+}

@@ -1,6 +1,6 @@
 # Benchmarks (owner: platform). Each script prints its numbers and the ratio to a baseline run in the
 # same process; BENCH_ARGS passes options through (see each script's --help). Included by the Makefile.
-.PHONY: bench-power bench-tick bench-cnn bench-dags
+.PHONY: bench-power bench-tick bench-cnn bench-dags bench-k8s
 
 bench-power: services/training-lgbm/.venv/.stamp $(PLATFORM_VENV)/.stamp  ## power CLI end to end vs bare lightgbm.train (~1M rows)
 	services/training-lgbm/.venv/bin/python bench/bench_power_training.py $(BENCH_ARGS)
@@ -13,3 +13,6 @@ bench-cnn: services/training-cnn/.venv/.stamp  ## our training loop vs a plain P
 
 bench-dags: setup  ## DAG file parse times and the local launcher's overhead
 	$(AIRFLOW_VENV)/bin/python bench/bench_dag_parse.py $(BENCH_ARGS)
+
+bench-k8s: setup  ## one light step in local vs kubernetes mode on the local cluster (after make e2e-k8s)
+	$(AIRFLOW_VENV)/bin/python bench/bench_k8s_launch.py $(BENCH_ARGS)

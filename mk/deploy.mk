@@ -50,5 +50,11 @@ cluster-down:  ## stop exactly what cluster-up started, unmount, remove its brid
 cluster-status:  ## each local cluster component's pid and the nodes
 	deploy/cluster/cluster.sh status
 
+# e2e-k8s needs the orchestration venv (Airflow on the host) and the service venvs (sample data).
+.PHONY: e2e-k8s test-k8s
+e2e-k8s: setup docker-engine  ## every DAG as pods on the local cluster (cluster-up, images, overlay local, Airflow on the host)
+	deploy/e2e-k8s.sh
+
+# Workload tests read what e2e-k8s left; they skip without it unless MLOPS_REQUIRE_E2E=1 (CI).
 test-k8s: $(PLATFORM_VENV)/.stamp  ## tests/kubernetes against the running local cluster (a missing cluster fails)
 	MLOPS_REQUIRE_CLUSTER=1 $(PLATFORM_VENV)/bin/pytest -q tests/kubernetes

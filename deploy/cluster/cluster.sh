@@ -140,13 +140,14 @@ start_control_plane() {
   wait_healthy etcd 60 etcd_healthy
   # RBAC + Node authorization, NodeRestriction and PodSecurity admission, no anonymous access;
   # privileged containers are allowed by the API server so that PodSecurity is what refuses them.
+  # Kubelets (logs, exec, port-forward) are reached at their node address: node names are no DNS names.
   start kube-apiserver "$bin/kube-apiserver" --advertise-address="$ip" --bind-address=0.0.0.0 --secure-port=6443 \
     --etcd-servers=https://127.0.0.1:2379 --etcd-cafile="$PKI/ca.crt" \
     --etcd-certfile="$PKI/apiserver-etcd-client.crt" --etcd-keyfile="$PKI/apiserver-etcd-client.key" \
     --client-ca-file="$PKI/ca.crt" --requestheader-client-ca-file="$PKI/ca.crt" \
     --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
     --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
-    --kubelet-certificate-authority="$PKI/ca.crt" \
+    --kubelet-certificate-authority="$PKI/ca.crt" --kubelet-preferred-address-types=InternalIP \
     --service-account-key-file="$PKI/service-accounts.pub" --service-account-signing-key-file="$PKI/service-accounts.key" \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-cluster-ip-range="$SERVICE_CIDR" --authorization-mode=Node,RBAC \
@@ -183,6 +184,8 @@ YAML
 
 # Each node: its own containerd (root, state, socket, CNI bridge and subnet) and kubelet (root dir,
 # ports, cgroup root). cgroup v1 needs failCgroupV1: false on Kubernetes 1.34.
+# The firewall plugin admits each pod's traffic in the FORWARD chain: with br_netfilter on, even
+# traffic between pods on one bridge passes it, and a Docker engine on the host sets its policy to DROP.
 start_node() {
   local bin=$1 ip=$2 node=$3 index dir taints=""
   index=$(node_index "$node")
@@ -193,7 +196,8 @@ start_node() {
   {"type": "bridge", "bridge": "mlops-$node", "isGateway": true, "ipMasq": true, "hairpinMode": true,
    "ipam": {"type": "host-local", "ranges": [[{"subnet": "${POD_CIDR%.0.0/*}.$index.0/24"}]],
             "routes": [{"dst": "0.0.0.0/0"}], "dataDir": "$dir/cni-ipam"}},
-  {"type": "portmap", "capabilities": {"portMappings": true}}]}
+  {"type": "portmap", "capabilities": {"portMappings": true}},
+  {"type": "firewall", "backend": "iptables"}]}
 JSON
   # restrict_oom_score_adj: without CAP_SYS_RESOURCE a process may raise its OOM score but never
   # lower it; containerd otherwise fails every container whose pod asks for a lower score than its
@@ -418,30 +422,40 @@ down() {
   log "cluster down (state kept in $DIR; remove it for a fresh cluster)"
 }
 
-# Images from the local Docker engine into every node's containerd (no registry): `docker save` once,
-# `ctr images import` per node. A node that imported the same image id before is skipped.
+# Images from the local Docker engine into the nodes' containerd (no registry): `docker save` once,
+# `ctr images import` into each node at the same time. A node that imported the same image id before
+# is skipped. MLOPS_LOAD_NODES picks the nodes (default: all).
 load() {  # load IMAGE...
   [[ $# -gt 0 ]] || die "usage: $0 load IMAGE..."
   need docker ctr
-  local image id node stamp archive
+  local image id node archive t0 nodes=() pending
+  read -r -a nodes <<<"${MLOPS_LOAD_NODES:-${NODES[*]}}"
   archive=$(mktemp)
   trap 'rm -f "$archive"' RETURN
   for image in "$@"; do
     id=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null) || die "image $image not in the Docker engine (make images)"
-    : >"$archive"
-    for node in "${NODES[@]}"; do
+    pending=()
+    for node in "${nodes[@]}"; do
+      node_index "$node" >/dev/null
       alive "containerd-$node" || die "node $node is not running (make cluster-up)"
-      stamp=$DIR/nodes/$node/images/$(printf '%s' "$image" | tr '/:' '__')
-      if [[ -f $stamp && $(cat "$stamp") == "$id" ]]; then continue; fi
-      [[ -s $archive ]] || docker save "$image" >"$archive"
-      local t0
-      t0=$(date +%s)
-      ctr -a "$DIR/nodes/$node/containerd.sock" -n k8s.io images import "$archive" >/dev/null
-      mkdir -p "$(dirname "$stamp")" && echo "$id" >"$stamp"
-      log "loaded $image into node $node ($(du -m "$archive" | cut -f1) MB, $(($(date +%s) - t0))s)"
+      [[ $(cat "$(image_stamp "$node" "$image")" 2>/dev/null) == "$id" ]] || pending+=("$node")
     done
+    [[ ${#pending[@]} -gt 0 ]] || continue
+    t0=$(date +%s)
+    docker save "$image" >"$archive"
+    local pids=()
+    for node in "${pending[@]}"; do
+      ctr -a "$DIR/nodes/$node/containerd.sock" -n k8s.io images import "$archive" >/dev/null &
+      pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid" || die "importing $image failed"; done
+    for node in "${pending[@]}"; do
+      mkdir -p "$DIR/nodes/$node/images" && echo "$id" >"$(image_stamp "$node" "$image")"
+    done
+    log "loaded $image into ${pending[*]} ($(du -m "$archive" | cut -f1) MB, $(($(date +%s) - t0))s)"
   done
 }
+image_stamp() { printf '%s/nodes/%s/images/%s' "$DIR" "$1" "$(printf '%s' "$2" | tr '/:' '__')"; }
 
 status() {
   local name

@@ -2,17 +2,18 @@
 Security enforced by the real admission plugin, the Airflow identity limited to its Role."""
 
 import json
+import socket
+import struct
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-CATALOG = Path(__file__).resolve().parents[2] / "orchestration" / "dags" / "catalog.yaml"
-NAMESPACE = "mlops"
+from tests.kubernetes.conftest import CATALOG, NAMESPACE
+
 PAUSE_IMAGE = "mlops/pause:local"
 
 
@@ -137,3 +138,34 @@ def test_airflow_identity_has_exactly_the_pod_launcher_role(airflow_api) -> None
     assert not can(airflow_api, "create", "deployments", NAMESPACE, group="apps")
     assert not can(airflow_api, "create", "pods", "default")
     assert not can(airflow_api, "list", "pods", "kube-system")
+
+
+def resolve_a(server: str, name: str) -> list[str]:
+    """One DNS A query over UDP (RFC 1035), stdlib only: the addresses in the answer section."""
+    query_id = 0x4D4C
+    question = b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\0"
+    packet = struct.pack(">HHHHHH", query_id, 0x0100, 1, 0, 0, 0) + question + struct.pack(">HH", 1, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.settimeout(5)
+        udp.sendto(packet, (server, 53))
+        reply, _ = udp.recvfrom(4096)
+    answer_id, flags, _, answers = struct.unpack(">HHHH", reply[:8])
+    assert answer_id == query_id and flags & 0x000F == 0, f"DNS error rcode {flags & 0x000F}"
+    offset = 12 + len(question) + 4
+    addresses = []
+    for _ in range(answers):
+        offset += 2 if reply[offset] & 0xC0 == 0xC0 else len(question)  # compressed name pointer
+        rtype, _, _, length = struct.unpack(">HHIH", reply[offset : offset + 10])
+        offset += 10
+        if rtype == 1:
+            addresses.append(socket.inet_ntoa(reply[offset : offset + length]))
+        offset += length
+    return addresses
+
+
+def test_cluster_dns_resolves_services(admin_api) -> None:
+    core = client.CoreV1Api(admin_api)
+    dns = core.read_namespaced_service("kube-dns", "kube-system").spec.cluster_ip
+    api_ip = core.read_namespaced_service("kubernetes", "default").spec.cluster_ip
+    assert resolve_a(dns, "kubernetes.default.svc.cluster.local") == [api_ip]
+    assert dns == "10.96.0.10"  # the kubelets' clusterDNS: where every pod's resolv.conf points
