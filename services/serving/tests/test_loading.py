@@ -12,7 +12,7 @@ from conftest import Champions
 
 from mlops_core.testing import MlflowServer
 from serving.errors import ModelLoadError
-from serving.loading import MLmodelFile, _build
+from serving.loading import MLmodelFile, _build, load_version
 from serving.testing.models import cnn_onnx, image_signature, tabular_signature, train_booster
 
 
@@ -86,3 +86,22 @@ def test_registered_versions_load_without_pandas_onnx_or_torch(
     assert result.returncode == 0, result.stderr[-3000:]
     printed = result.stdout.splitlines()
     assert "power_lgbm 1 lightgbm" in printed and "mnist_cnn 1 onnxruntime" in printed
+
+
+def test_a_download_dir_that_does_not_exist_yet_is_created(
+    mlflow_server: MlflowServer, champions: Champions, tmp_path: Path
+) -> None:
+    # As in the pod: SERVING_DOWNLOAD_DIR=/tmp/models on an empty /tmp volume.
+    from mlops_core.tracking import connect
+
+    download_dir = tmp_path / "tmp" / "models"
+    client = connect(mlflow_server.uri)
+    served = load_version(
+        client.get_model_version("power_lgbm", "1"),
+        threads=1,
+        max_rows=8,
+        batch_rows=4,
+        download_dir=download_dir,
+    )
+    assert served.version == "1" and download_dir.is_dir()
+    assert list(download_dir.iterdir()) == []  # the download itself is gone after loading

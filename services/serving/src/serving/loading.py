@@ -157,6 +157,9 @@ def load_version(
 ) -> ServedModel:
     """Download `models:/<name>/<version>` (registry URI already configured), build and warm it."""
     name = version.name
+    if download_dir is not None:
+        # A fresh emptyDir (or tmpfs) holds no sub-folder yet: /tmp/models must be made, not assumed.
+        download_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"{name}-v{version.version}-", dir=download_dir) as tmp:
         try:
             local = Path(
