@@ -190,7 +190,7 @@ start_node() {
   local bin=$1 ip=$2 node=$3 index dir taints=""
   index=$(node_index "$node")
   dir=$DIR/nodes/$node
-  mkdir -p "$dir/cni" "$dir/kubelet" "$dir/containerd"
+  mkdir -p "$dir/cni" "$dir/kubelet" "$dir/containerd" "$dir/pod-logs"
   write_if_changed "$dir/cni/10-mlops.conflist" <<JSON
 {"cniVersion": "0.4.0", "name": "mlops-$node", "plugins": [
   {"type": "bridge", "bridge": "mlops-$node", "isGateway": true, "ipMasq": true, "hairpinMode": true,
@@ -250,6 +250,9 @@ failSwapOn: false
 containerRuntimeEndpoint: unix://$dir/containerd.sock
 imageServiceEndpoint: unix://$dir/containerd.sock
 podCIDR: ${POD_CIDR%.0.0/*}.$index.0/24
+# Each kubelet removes log folders of pods it does not know: two sharing /var/log/pods would delete
+# each other's container logs.
+podLogsDir: $dir/pod-logs
 # Two kubelets share one filesystem: per-node ephemeral-storage accounting cannot tell them apart.
 localStorageCapacityIsolation: false
 # Images are loaded, never pulled: garbage collection would delete what no registry can restore.
@@ -260,10 +263,19 @@ YAML
   start "containerd-$node" containerd --config "$dir/containerd.toml"
   wait_healthy "containerd-$node" 30 ctr -a "$dir/containerd.sock" version
   if [[ $node == gpu ]]; then taints=nvidia.com/gpu=present:NoSchedule; fi
-  start "kubelet-$node" "$bin/kubelet" --config="$dir/kubelet.yaml" --kubeconfig="$PKI/node-$node.kubeconfig" \
-    --root-dir="$dir/kubelet" --hostname-override="$node" --node-ip="$ip" \
-    --node-labels="mlops.io/node-pool=$node" --register-with-taints="$taints"
-  wait_healthy "kubelet-$node" 60 healthz "http://127.0.0.1:$((10248 + index * 10))/healthz"
+  # containerd answers its own API before its CRI service has initialized; a kubelet started in that
+  # gap exits ("server is not initialized yet"), so it gets a few starts.
+  local attempt healthz_url="http://127.0.0.1:$((10248 + index * 10))/healthz"
+  for attempt in 1 2 3; do
+    start "kubelet-$node" "$bin/kubelet" --config="$dir/kubelet.yaml" --kubeconfig="$PKI/node-$node.kubeconfig" \
+      --root-dir="$dir/kubelet" --hostname-override="$node" --node-ip="$ip" \
+      --node-labels="mlops.io/node-pool=$node" --register-with-taints="$taints"
+    retry_until 20 healthz "$healthz_url" && break
+    alive "kubelet-$node" && break
+    log "kubelet-$node exited on start $attempt: $(tail -n 1 "$DIR/logs/kubelet-$node.log" | cut -c1-200)"
+    sleep 2
+  done
+  wait_healthy "kubelet-$node" 60 healthz "$healthz_url"
 }
 
 start_kube_proxy() {
