@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 FINISHED = {"success", "failed"}
+DB_ERROR_RETRIES = 5
 
 
 class AirflowApi:
@@ -36,12 +37,18 @@ class AirflowApi:
         if auth:
             headers["Authorization"] = f"Bearer {self.token}"
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{self.url}{path}", data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            raise RuntimeError(f"{method} {path}: HTTP {error.code}: {error.read()[:500]!r}") from error
+        for attempt in range(DB_ERROR_RETRIES + 1):
+            request = urllib.request.Request(f"{self.url}{path}", data=data, headers=headers, method=method)
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    return json.loads(response.read() or b"null")
+            except urllib.error.HTTPError as error:
+                detail = error.read()[:500]
+                # A metadata DB busy with another writer (SQLite) rolls the request back: safe to repeat.
+                if error.code == 500 and b"Database error" in detail and attempt < DB_ERROR_RETRIES:
+                    time.sleep(2**attempt)
+                    continue
+                raise RuntimeError(f"{method} {path}: HTTP {error.code}: {detail!r}") from error
 
     def get(self, path: str) -> Any:
         return self._call("GET", path)

@@ -4,7 +4,8 @@
 # Service Dockerfiles use it through `--build-arg BASE_IMAGE=<this image>`.
 #
 # Usage: deploy/base-image.sh [IMAGE]   (default mlops/base:bookworm-py311)
-# Env:   DEBIAN_MIRROR (default http://deb.debian.org/debian), DEBIAN_SUITE (default bookworm)
+# Env:   DEBIAN_MIRROR (default http://deb.debian.org/debian), DEBIAN_SUITE (default bookworm),
+#        REBUILD_BASE=1 (build even when IMAGE exists)
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -22,6 +23,11 @@ if ! command -v debootstrap >/dev/null 2>&1; then
 fi
 need docker tar
 docker info >/dev/null 2>&1 || die "no Docker engine answers; run deploy/docker-engine.sh first"
+# Built once: a rebuilt base is a new image id, which would invalidate every workload image's cache.
+if [[ ${REBUILD_BASE:-0} != 1 ]] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+  log "$IMAGE exists (REBUILD_BASE=1 builds it anew)"
+  exit 0
+fi
 
 rootfs=$(mktemp -d /var/tmp/mlops-base.XXXXXX)
 trap 'rm -rf "$rootfs"' EXIT

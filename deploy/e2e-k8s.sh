@@ -8,7 +8,7 @@
 # The cluster, MLflow and serving stay up for `make test-k8s`; Airflow is stopped unless E2E_KEEP=1.
 #
 # Env: IMAGE_PREFIX, IMAGE_TAG, LOCAL_BASE (as e2e-docker), E2E_AIRFLOW_PORT (18090),
-#      MLOPS_K8S_MAX_CPU (1) / MLOPS_K8S_MAX_MEMORY (3Gi): caps on the catalog's pod requests for one
+#      MLOPS_K8S_MAX_CPU (500m) / MLOPS_K8S_MAX_MEMORY (3Gi): caps on the catalog's pod requests for one
 #      host; E2E_DAG_TIMEOUT (1800 s per DAG run).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -58,7 +58,9 @@ timed "deploy (load images, overlay local)" env OVERLAY=local deploy/deploy.sh
 trap cleanup EXIT
 export MLOPS_LAUNCH_MODE=kubernetes MLOPS_IMAGE_PREFIX=$IMAGE_PREFIX MLOPS_IMAGE_TAG=$IMAGE_TAG
 export MLOPS_K8S_NAMESPACE=$NS MLOPS_K8S_GPU=false MLOPS_K8S_ON_FINISH=keep_pod
-export MLOPS_K8S_MAX_CPU=${MLOPS_K8S_MAX_CPU:-1} MLOPS_K8S_MAX_MEMORY=${MLOPS_K8S_MAX_MEMORY:-3Gi}
+# Requests capped so that the DAGs that run at once fit the nodes' two CPUs without preempting each
+# other (the catalog's priority classes would otherwise evict the lower ones, which Airflow retries).
+export MLOPS_K8S_MAX_CPU=${MLOPS_K8S_MAX_CPU:-500m} MLOPS_K8S_MAX_MEMORY=${MLOPS_K8S_MAX_MEMORY:-3Gi}
 # The harness triggers every run itself: no cron or Asset runs beside them (Airflow's own switch).
 export AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE=False
 export AIRFLOW_CONN_KUBERNETES_DEFAULT="{\"conn_type\": \"kubernetes\", \"extra\": {\"kube_config_path\": \"$CLUSTER_DIR/airflow.kubeconfig\", \"namespace\": \"$NS\"}}"
@@ -71,8 +73,10 @@ timed "airflow-up" airflow_make airflow-up
 AIRFLOW_PASSWORD=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["admin"])' "$RUN_DIR/airflow-users.json")
 export AIRFLOW_USERNAME=admin AIRFLOW_PASSWORD
 
-# 4. Every DAG as pods: feature builds per sample partition, then training (power twice, so that
-#    step 6 has a second version to swap in), promotion answered over HITL, model management.
+# 4. Every DAG as pods, one run after another (Airflow's SQLite metadata DB loses task state under
+#    concurrent runs): feature builds per sample partition, the training DAGs (power twice, so that
+#    step 6 has a second version to swap in), each challenger's promotion answered over HITL, then
+#    model management.
 mapfile -t tick_dates < <(find "$DATA_ROOT/ticks/raw" -maxdepth 1 -name 'date=*' -printf '%f\n' | sed 's/^date=//' | sort)
 [[ ${#tick_dates[@]} -gt 0 ]] || die "no raw tick partitions under $DATA_ROOT/ticks/raw"
 for date in "${tick_dates[@]}"; do timed "dag tick_features $date" dag tick_features --logical-date "$date"; done
