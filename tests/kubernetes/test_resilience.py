@@ -2,6 +2,7 @@
 its checkpoint on the data volume; MLflow and serving pass their probes; serving restarts under load
 without losing a request."""
 
+import contextlib
 import threading
 import time
 import uuid
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from kubernetes import client
+from kubernetes.client.rest import ApiException
 
 from tests.kubernetes.conftest import NAMESPACE, service_url
 
@@ -100,20 +102,28 @@ def test_a_cnn_pod_killed_mid_epoch_resumes_from_its_checkpoint(admin_api, requi
         assert phase(core, retry) == "Succeeded", core.read_namespaced_pod_log(retry, NAMESPACE)[-3000:]
     finally:
         for name in (first, retry):
-            core.delete_namespaced_pod(name, NAMESPACE, grace_period_seconds=0, _preload_content=False)
+            with contextlib.suppress(ApiException):  # the killed one is gone already
+                core.delete_namespaced_pod(name, NAMESPACE, grace_period_seconds=0)
 
     found = mlflow_rest.post("/api/2.0/mlflow/runs/search", json={
         "experiment_ids": [experiment_id(mlflow_rest, "mnist-cnn")],
         "filter": f"tags.`mlops.run_key` = '{run_key}'",
     })  # fmt: skip
     found.raise_for_status()
-    (run,) = found.json()["runs"]  # one MLflow run across the kill: the retry continued it
-    tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
-    assert int(tags["mlops.resumed_from_epoch"]) == last_saved
+    runs = {r["info"]["run_id"]: r for r in found.json()["runs"]}
+    tags = {run_id: {t["key"]: t["value"] for t in r["data"]["tags"]} for run_id, r in runs.items()}
+    (done,) = [run_id for run_id, t in tags.items() if t.get("mlops.training_complete") == "true"]
+    # The killed attempt stays for forensics, marked as replaced by the retry's run.
+    (killed,) = [run_id for run_id in runs if run_id != done]
+    assert tags[killed]["mlops.superseded_by"] == done
+    assert runs[killed]["info"]["status"] == "KILLED"
+    run = runs[done]
+    assert int(tags[done]["mlops.resumed_from_epoch"]) == last_saved
     history = mlflow_rest.get("/api/2.0/mlflow/metrics/get-history",
                               params={"run_id": run["info"]["run_id"], "metric_key": "train_loss"})  # fmt: skip
     history.raise_for_status()
     steps = sorted({m["step"] for m in history.json()["metrics"]})
+    # The retry's run shows every epoch: the checkpoint's history replayed, then the rest trained.
     assert steps == list(range(1, EPOCHS + 1)), f"epochs logged: {steps}"
 
 
