@@ -173,6 +173,7 @@ def main() -> None:
     one.add_argument("--approve", metavar="REASON", help="answer the run's approvals with Approve")
     one.add_argument("--reject", metavar="REASON", help="answer the run's approvals with Reject")
     one.add_argument("--timeout", type=float, default=3600)
+    one.add_argument("--attempts", type=int, default=1, help="new runs to trigger after a failed one, in all")
     args = parser.parse_args()
     api = AirflowApi(
         args.url, os.environ.get("AIRFLOW_USERNAME", "admin"), os.environ.get("AIRFLOW_PASSWORD", "admin")
@@ -185,10 +186,20 @@ def main() -> None:
         answer = (
             ("Approve", args.approve) if args.approve else ("Reject", args.reject) if args.reject else None
         )
-        run_id = trigger(api, args.dag_id, args.logical_date, args.conf)
-        state = wait_for_run(api, args.dag_id, run_id, args.timeout, answer)
-        if state != "success":
-            raise SystemExit(f"{args.dag_id} {run_id} ended {state} (wanted success)")
+        # A logical date names one run: only runs without one are triggered anew.
+        attempts = 1 if args.logical_date else args.attempts
+        for attempt in range(1, attempts + 1):
+            run_id = trigger(api, args.dag_id, args.logical_date, args.conf)
+            state = wait_for_run(api, args.dag_id, run_id, args.timeout, answer)
+            if state == "success":
+                return
+            # Airflow on SQLite can lose a task's state between its process and the scheduler ("task
+            # state changed externally"); a run that failed that way is worth one more, said loudly.
+            print(
+                f"WARNING: {args.dag_id} {run_id} ended {state} (attempt {attempt} of {args.attempts})",
+                flush=True,
+            )
+        raise SystemExit(f"{args.dag_id} ended {state} after {args.attempts} attempts (wanted success)")
 
 
 if __name__ == "__main__":

@@ -56,5 +56,6 @@ e2e-k8s: setup docker-engine  ## every DAG as pods on the local cluster (cluster
 	deploy/e2e-k8s.sh
 
 # Workload tests read what e2e-k8s left; they skip without it unless MLOPS_REQUIRE_E2E=1 (CI).
+K8S_TEST_ARGS ?=
 test-k8s: $(PLATFORM_VENV)/.stamp  ## tests/kubernetes against the running local cluster (a missing cluster fails)
-	MLOPS_REQUIRE_CLUSTER=1 $(PLATFORM_VENV)/bin/pytest -q tests/kubernetes
+	MLOPS_REQUIRE_CLUSTER=1 $(PLATFORM_VENV)/bin/pytest -q tests/kubernetes $(K8S_TEST_ARGS)
