@@ -14,6 +14,8 @@
 #                  tagged <tag>-cuda
 #   WHEELS_DIR     local wheels put into the build context at build/wheels/ (default: UV_FIND_LINKS,
 #                  e.g. a folder holding the CPU torch wheel)
+#   KEEP_OLD_IMAGES=1  keep the images of earlier commits; by default a build removes the repo's
+#                  older commit tags (and the image a rebuilt tag left untagged): about 1 GB each
 #
 # The build context is the repository's tracked and unignored files (no .venv, .data, caches), so
 # builds are reproducible and small whatever lies in the work tree.
@@ -86,6 +88,8 @@ build() {
       ;;
   esac
   start=$(date +%s)
+  local previous_id
+  previous_id=$(docker image inspect -f '{{.Id}}' "$ref" 2>/dev/null || true)
   log "building $ref from $dockerfile"
   # Images that never use build/wheels do not need 190 MB of torch in their context.
   local exclude=()
@@ -100,6 +104,26 @@ build() {
   docker tag "$ref" "$PREFIX$name:latest"
   [[ $ref == *-cuda ]] || docker tag "$ref" "$PREFIX$name:$(release_tag)"
   log "built $ref in $(($(date +%s) - start))s, $(docker image inspect -f '{{.Size}}' "$ref" | awk '{printf "%.0f MB", $1/1e6}')"
+  [[ ${KEEP_OLD_IMAGES:-0} == 1 ]] || retire_older_builds "$ref" "$previous_id"
+}
+
+# Tags of earlier commits (12 hex digits, same variant) of this image's repo, and the image this
+# build replaced if nothing else names it. A container still using one keeps it (rmi refuses).
+retire_older_builds() {  # retire_older_builds REPO:TAG PREVIOUS_ID
+  local ref=$1 previous_id=$2 repo=${1%:*} id tag variant="" stale=()
+  [[ $ref == *-cuda ]] && variant=-cuda
+  id=$(docker image inspect -f '{{.Id}}' "$ref")
+  while read -r tag; do
+    [[ $tag =~ ^[0-9a-f]{12}$variant$ && $repo:$tag != "$ref" ]] || continue
+    [[ $(docker image inspect -f '{{.Id}}' "$repo:$tag") != "$id" ]] && stale+=("$repo:$tag")
+  done < <(docker image ls --format '{{.Tag}}' "$repo")
+  if [[ -n $previous_id && $previous_id != "$id" ]] &&
+    [[ -z $(docker image inspect -f '{{join .RepoTags " "}}' "$previous_id" 2>/dev/null) ]]; then
+    stale+=("$previous_id")
+  fi
+  [[ ${#stale[@]} -gt 0 ]] || return 0
+  docker rmi "${stale[@]}" >/dev/null 2>&1 || log "warning: could not remove all of ${stale[*]}"
+  log "removed older builds of $repo: ${stale[*]} (KEEP_OLD_IMAGES=1 keeps them)"
 }
 
 names=("$@")

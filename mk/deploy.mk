@@ -37,7 +37,7 @@ test-deployment: $(PLATFORM_VENV)/.stamp  ## static deployment checks (kustomize
 	$(PLATFORM_VENV)/bin/pytest -q tests/deployment
 
 # Local cluster from upstream components (deploy/cluster): host processes, no kind, no registry.
-.PHONY: cluster-binaries cluster-up cluster-down cluster-status
+.PHONY: cluster-binaries cluster-up cluster-down cluster-clean cluster-status
 cluster-binaries:  ## build (cached by version) the Kubernetes components and etcd from the Go module proxy
 	deploy/cluster/build.sh
 
@@ -46,6 +46,9 @@ cluster-up: docker-engine  ## start etcd, control plane, kube-proxy and the cpu/
 
 cluster-down:  ## stop exactly what cluster-up started, unmount, remove its bridges and cgroups
 	deploy/cluster/cluster.sh down
+
+cluster-clean:  ## cluster-down, then remove all its state: the nodes' images, etcd, PKI, volumes (GBs)
+	deploy/cluster/cluster.sh clean
 
 cluster-status:  ## each local cluster component's pid and the nodes
 	deploy/cluster/cluster.sh status

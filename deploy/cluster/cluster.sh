@@ -463,11 +463,34 @@ load() {  # load IMAGE...
     for pid in "${pids[@]}"; do wait "$pid" || die "importing $image failed"; done
     for node in "${pending[@]}"; do
       mkdir -p "$DIR/nodes/$node/images" && echo "$id" >"$(image_stamp "$node" "$image")"
+      retire_other_tags "$node" "$image"
     done
     log "loaded $image into ${pending[*]} ($(du -m "$archive" | cut -f1) MB, $(($(date +%s) - t0))s)"
   done
 }
 image_stamp() { printf '%s/nodes/%s/images/%s' "$DIR" "$1" "$(printf '%s' "$2" | tr '/:' '__')"; }
+
+# Image GC is off on the nodes (nothing could be pulled back), so each build's tag would stay on
+# disk for good (GBs per commit). Loading repo:tag removes the node's other tags of that repo and
+# the CRI's sha256:<id> names of their content; a running container keeps its snapshot, and
+# containerd's GC frees the rest.
+retire_other_tags() {  # retire_other_tags NODE REPO:TAG
+  local sock=$DIR/nodes/$1/containerd.sock keep=docker.io/$2 repo=docker.io/${2%:*}
+  local listing ref digest kept_digest="" stale=() stale_digests=" "
+  listing=$(ctr -a "$sock" -n k8s.io images ls 2>/dev/null | awk 'NR > 1 {print $1, $3}')
+  while read -r ref digest; do
+    [[ $ref == "$keep" ]] && kept_digest=$digest
+    [[ $ref == "$repo:"* && $ref != "$keep" ]] && stale+=("$ref") && stale_digests+="$digest "
+  done <<<"$listing"
+  [[ ${#stale[@]} -gt 0 ]] || return 0
+  while read -r ref digest; do
+    [[ $ref == sha256:* && $stale_digests == *" $digest "* && $digest != "$kept_digest" ]] && stale+=("$ref")
+  done <<<"$listing"
+  ctr -a "$sock" -n k8s.io images rm --sync "${stale[@]}" >/dev/null 2>&1 ||
+    log "warning: could not remove ${stale[*]} from node $1"
+  for ref in "${stale[@]}"; do rm -f "$(image_stamp "$1" "${ref#docker.io/}")"; done
+  log "node $1: removed older tags of ${2%:*} (${stale[*]})"
+}
 
 status() {
   local name
@@ -481,7 +504,8 @@ cd "$ROOT"
 case ${1:-} in
   up) up ;;
   down) down ;;
+  clean) down && rm -rf "$DIR" && log "removed $DIR (images, etcd, PKI, volumes)" ;;
   status) status ;;
   load) shift && load "$@" ;;
-  *) die "usage: $0 up|down|status|load IMAGE..." ;;
+  *) die "usage: $0 up|down|clean|status|load IMAGE..." ;;
 esac
