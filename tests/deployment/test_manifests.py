@@ -167,8 +167,11 @@ def test_serving_probes_drain_resources_and_disruption_budget(rendered, overlay:
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["startupProbe"]["httpGet"]["path"] == "/readyz"
-    drain = container["lifecycle"]["preStop"]["sleep"]["seconds"]
-    assert 0 < drain < spec["terminationGracePeriodSeconds"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    drain, graceful = float(env["SERVING_DRAIN_S"]), float(env["SERVING_GRACEFUL_SHUTDOWN_S"])
+    assert pre_stop > 0 and drain > 0
+    assert pre_stop + drain + graceful < spec["terminationGracePeriodSeconds"]
     assert {"cpu", "memory"} <= set(container["resources"]["requests"])
     assert "memory" in container["resources"]["limits"]
     assert "nvidia.com/gpu" not in container["resources"]["limits"]

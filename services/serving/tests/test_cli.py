@@ -74,6 +74,60 @@ def test_sigterm_drains_in_flight_requests(
     assert "Traceback" not in output
 
 
+def test_sigterm_first_drains_keep_alive_clients_then_shuts_down(
+    mlflow_server: MlflowServer, champions: Champions, tmp_path: Path
+) -> None:
+    port, drain_s = free_port(), 3.0
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": mlflow_server.uri,
+        "SERVING_MODELS": "power_lgbm",
+        "SERVING_DRAIN_S": str(drain_s),
+        "MLOPS_LOG_FORMAT": "json",
+    }
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [CLI, "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    url, body = f"http://127.0.0.1:{port}", {"records": [_record(champions)]}
+    try:
+
+        def ready() -> bool:
+            assert process.poll() is None, log_path.read_text()
+            try:
+                return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(ready, timeout=120, interval=0.3)
+        with httpx.Client(base_url=url, timeout=10) as client:
+            before = client.post("/v1/models/power_lgbm:predict", json=body)
+            process.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            time.sleep(0.3)
+            # Still serving, on the same keep-alive client, but each answer closes its connection.
+            during = [client.post("/v1/models/power_lgbm:predict", json=body) for _ in range(20)]
+            readiness = client.get("/readyz")
+            assert time.monotonic() - signalled < drain_s, "the checks took longer than the drain"
+            assert process.poll() is None, "the server stopped before the drain ended"
+        exit_status = process.wait(timeout=drain_s + 30)
+        stopped_after = time.monotonic() - signalled
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert before.status_code == 200 and before.headers.get("connection", "").lower() != "close"
+    assert [r.status_code for r in during] == [200] * 20
+    assert {r.headers.get("connection", "").lower() for r in during} == {"close"}
+    assert readiness.status_code == 503 and readiness.json()["draining"] is True
+    assert exit_status in (0, -signal.SIGTERM)
+    assert stopped_after >= drain_s
+    output = log_path.read_text()
+    assert "draining" in output and "serving stopped" in output
+    assert "Traceback" not in output
+
+
 def test_invalid_settings_fail_fast_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
     monkeypatch.setenv("SERVING_MAX_BATCH_SIZE", "0")

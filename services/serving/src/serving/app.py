@@ -11,6 +11,7 @@ from mlflow.tracking import MlflowClient
 from mlops_core.logs import get_logger
 from serving.batching import MicroBatcher
 from serving.champion_watch import ChampionWatcher
+from serving.draining import CloseConnectionsWhileDraining, Drain
 from serving.errors import RequestRejected
 from serving.loading import ServedModel
 from serving.metrics import ServingMetrics
@@ -57,6 +58,7 @@ async def _rejected(_: Request, exc: Exception) -> Response:
 
 def create_app(settings: ServingSettings, client: MlflowClient) -> FastAPI:
     """An app serving `settings.models`' champions from the registry behind `client`."""
+    drain = Drain(settings.drain_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +73,7 @@ def create_app(settings: ServingSettings, client: MlflowClient) -> FastAPI:
         if state.sampler is not None:
             state.sampler.start()
         watcher.start()
+        draining_on_sigterm = drain.install()
         # Everything imported so far (MLflow, FastAPI, the runtimes: ~230k objects) lives as long as the
         # process; a full collection walking it all stalls every request for 100+ ms. Freeze it out of
         # the collector's reach (the watcher does the same after each load).
@@ -81,6 +84,7 @@ def create_app(settings: ServingSettings, client: MlflowClient) -> FastAPI:
             models=list(state.slots),
             shadowed=settings.shadow_models,
             poll_interval_s=settings.poll_interval_s,
+            drain_s=settings.drain_s if draining_on_sigterm else 0,
         )
         yield
         # Uvicorn has stopped accepting connections and waited for in-flight requests by now.
@@ -98,6 +102,8 @@ def create_app(settings: ServingSettings, client: MlflowClient) -> FastAPI:
         summary="Champion versions of the platform's registered models over HTTP.",
         lifespan=lifespan,
     )
+    app.state.drain = drain
+    app.add_middleware(CloseConnectionsWhileDraining, drain=drain)
     app.add_exception_handler(RequestRejected, _rejected)
     for router in (
         # The prediction routes first: routes are matched in order, on every request.

@@ -58,6 +58,13 @@ class ServingSettings(BaseSettings):
         64, ge=1, description="mirrored requests waiting for the challenger; more are dropped and counted"
     )
     graceful_shutdown_s: float = Field(30.0, ge=0, description="how long shutdown waits for in-flight work")
+    drain_s: float = Field(
+        0.0,
+        ge=0,
+        le=300,
+        description="on SIGTERM, keep serving this long with 'Connection: close' on every response (and "
+        "/readyz at 503) before shutting down, so keep-alive clients reconnect to other replicas",
+    )
     download_dir: Path | None = Field(None, description="scratch space for model downloads (system temp dir)")
 
     @field_validator("models", "shadow_models", mode="before")
