@@ -471,25 +471,28 @@ load() {  # load IMAGE...
 image_stamp() { printf '%s/nodes/%s/images/%s' "$DIR" "$1" "$(printf '%s' "$2" | tr '/:' '__')"; }
 
 # Image GC is off on the nodes (nothing could be pulled back), so each build's tag would stay on
-# disk for good (GBs per commit). Loading repo:tag removes the node's other tags of that repo and
-# the CRI's sha256:<id> names of their content; a running container keeps its snapshot, and
-# containerd's GC frees the rest.
+# disk for good (GBs per commit). Loading repo:tag removes the node's other tags of that repo, and
+# the CRI's sha256:<id> names that no tag points to any more (also what a reloaded tag replaced); a
+# running container keeps its snapshot, and containerd's GC frees the rest.
 retire_other_tags() {  # retire_other_tags NODE REPO:TAG
   local sock=$DIR/nodes/$1/containerd.sock keep=docker.io/$2 repo=docker.io/${2%:*}
-  local listing ref digest kept_digest="" stale=() stale_digests=" "
+  local ref digest stale=() named=" " listing
   listing=$(ctr -a "$sock" -n k8s.io images ls 2>/dev/null | awk 'NR > 1 {print $1, $3}')
   while read -r ref digest; do
-    [[ $ref == "$keep" ]] && kept_digest=$digest
-    [[ $ref == "$repo:"* && $ref != "$keep" ]] && stale+=("$ref") && stale_digests+="$digest "
+    if [[ $ref == "$repo:"* && $ref != "$keep" ]]; then
+      stale+=("$ref")
+    elif [[ $ref != sha256:* ]]; then
+      named+="$digest "
+    fi
+  done <<<"$listing"
+  while read -r ref digest; do
+    [[ $ref == sha256:* && $named != *" $digest "* ]] && stale+=("$ref")
   done <<<"$listing"
   [[ ${#stale[@]} -gt 0 ]] || return 0
-  while read -r ref digest; do
-    [[ $ref == sha256:* && $stale_digests == *" $digest "* && $digest != "$kept_digest" ]] && stale+=("$ref")
-  done <<<"$listing"
   ctr -a "$sock" -n k8s.io images rm --sync "${stale[@]}" >/dev/null 2>&1 ||
     log "warning: could not remove ${stale[*]} from node $1"
   for ref in "${stale[@]}"; do rm -f "$(image_stamp "$1" "${ref#docker.io/}")"; done
-  log "node $1: removed older tags of ${2%:*} (${stale[*]})"
+  log "node $1: removed older images of ${2%:*} (${stale[*]})"
 }
 
 status() {

@@ -85,6 +85,21 @@ def test_a_new_tag_replaces_the_older_tags_and_their_content(two_builds) -> None
     assert first_digest not in refs.values(), "the CRI's sha256:<id> name keeps the old content alive"
 
 
+def test_a_rebuilt_tag_leaves_no_trace_of_the_image_it_replaced(two_builds, tmp_path: Path) -> None:
+    first, _ = two_builds
+    load(first)
+    replaced = node_refs()[f"docker.io/{first}"]
+    old_id = docker("image", "inspect", "-f", "{{.Id}}", first).stdout.strip()
+    (tmp_path / "content").write_text("rebuilt")
+    docker("build", "-q", "-t", first, str(tmp_path), env={"DOCKER_BUILDKIT": "0", "PATH": "/usr/bin:/bin"})
+    docker("rmi", old_id)
+
+    load(first)
+    refs = node_refs()
+    assert refs[f"docker.io/{first}"] != replaced
+    assert replaced not in refs.values(), "the CRI's sha256:<id> name keeps the replaced content alive"
+
+
 def test_loading_the_same_image_again_is_skipped(two_builds) -> None:
     first, _ = two_builds
     load(first)
