@@ -121,9 +121,16 @@ def trigger(api: AirflowApi, dag_id: str, logical_date: str | None, conf: dict[s
     return run_id
 
 
-def answer_approvals(api: AirflowApi, dag_id: str, run_id: str, option: str, reason: str) -> int:
+def answer_approvals(
+    api: AirflowApi, dag_id: str, run_id: str, option: str, reason: str, seen: set[tuple[str, int]]
+) -> int:
     """Answer every pending human-in-the-loop request of the run, as the API user, the way the
-    Required Actions view does. Returns how many were answered."""
+    Required Actions view does. Returns how many were answered.
+
+    A request is answered only once its task is deferred and was already seen waiting by an earlier
+    call (`seen`, a poll later): an answer within a second of the deferral can reach the triggerer
+    before the deferring process has finished, and Airflow then kills the resumed task ("Server
+    indicated the task shouldn't be running anymore")."""
     details = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/hitlDetails")["hitl_details"]
     answered = 0
     for detail in details:
@@ -131,6 +138,12 @@ def answer_approvals(api: AirflowApi, dag_id: str, run_id: str, option: str, rea
             continue
         ti = detail["task_instance"]
         map_index = ti.get("map_index", -1)
+        key = (ti["task_id"], map_index)
+        if ti.get("state") != "deferred":
+            continue
+        if key not in seen:
+            seen.add(key)
+            continue
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{ti['task_id']}/{map_index}/hitlDetails"
         api.patch(path, {"chosen_options": [option], "params_input": {"reason": reason}})
         print(f"{dag_id}: answered {ti['task_id']} with {option!r}: {detail.get('subject', '')}", flush=True)
@@ -144,12 +157,13 @@ def wait_for_run(
     """Poll the run until it finishes (answering approvals on the way); print each task's state."""
     deadline = time.monotonic() + timeout
     state = "queued"
+    waiting: set[tuple[str, int]] = set()
     while time.monotonic() < deadline:
         state = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
         if state in FINISHED:
             break
         if answer:
-            answer_approvals(api, dag_id, run_id, *answer)
+            answer_approvals(api, dag_id, run_id, *answer, seen=waiting)
         time.sleep(5)
     tasks = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000")["task_instances"]
     summary = ", ".join(f"{t['task_id']}={t['state']}" for t in sorted(tasks, key=lambda t: t["task_id"]))
