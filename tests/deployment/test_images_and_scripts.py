@@ -50,6 +50,20 @@ def test_service_images_follow_the_conventions(dockerfile: Path) -> None:
         assert flag not in text, f"the classic builder (Debian docker.io, no buildx) has no {flag}"
 
 
+@pytest.mark.parametrize("dockerfile", SERVICE_DOCKERFILES, ids=lambda p: str(p.relative_to(REPO)))
+def test_service_images_ship_compiled_bytecode(dockerfile: Path) -> None:
+    """Pods run with a read-only root, where Python cannot write bytecode: an image without it
+    compiles every import at each start (seconds per task). pip compiles at install by default;
+    uv only with UV_COMPILE_BYTECODE=1 (or --compile-bytecode)."""
+    for stage in stages(dockerfile):
+        compiled = any("UV_COMPILE_BYTECODE=1" in line or "--compile-bytecode" in line for line in stage)
+        for line in stage:
+            if re.search(r"\buv pip install\b", line):
+                assert compiled, f"uv installs without compiling bytecode: {line[:120]}"
+            if re.search(r"\bpip install\b", line) and "uv pip" not in line:
+                assert "--no-compile" not in line, f"pip told not to compile bytecode: {line[:120]}"
+
+
 def test_airflow_image_extends_a_configurable_airflow_base() -> None:
     text = (REPO / "orchestration" / "Dockerfile").read_text()
     assert re.search(r"^ARG AIRFLOW_IMAGE=apache/airflow:3\.\d+\.\d+-python3\.11$", text, re.M)
