@@ -121,16 +121,20 @@ def trigger(api: AirflowApi, dag_id: str, logical_date: str | None, conf: dict[s
     return run_id
 
 
+# Task states of a human-in-the-loop request waiting for its answer.
+PARKED = frozenset({"awaiting_input", "deferred"})
+
+
 def answer_approvals(
     api: AirflowApi, dag_id: str, run_id: str, option: str, reason: str, seen: set[tuple[str, int]]
 ) -> int:
     """Answer every pending human-in-the-loop request of the run, as the API user, the way the
     Required Actions view does. Returns how many were answered.
 
-    A request is answered only once its task is deferred and was already seen waiting by an earlier
-    call (`seen`, a poll later): an answer within a second of the deferral can reach the triggerer
-    before the deferring process has finished, and Airflow then kills the resumed task ("Server
-    indicated the task shouldn't be running anymore")."""
+    A request is answered only once its task is parked (awaiting_input; deferred before Airflow
+    3.3) and was already seen so by an earlier call (`seen`, a poll later): an answer within a second
+    of the request can arrive before the requesting process has parked the task, and Airflow then
+    kills the resumed task ("Server indicated the task shouldn't be running anymore")."""
     details = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/hitlDetails")["hitl_details"]
     answered = 0
     for detail in details:
@@ -139,7 +143,7 @@ def answer_approvals(
         ti = detail["task_instance"]
         map_index = ti.get("map_index", -1)
         key = (ti["task_id"], map_index)
-        if ti.get("state") != "deferred":
+        if ti.get("state") not in PARKED:
             continue
         if key not in seen:
             seen.add(key)
