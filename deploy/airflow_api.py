@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,31 +124,26 @@ def trigger(api: AirflowApi, dag_id: str, logical_date: str | None, conf: dict[s
 
 # Task states of a human-in-the-loop request waiting for its answer.
 PARKED = frozenset({"awaiting_input", "deferred"})
+# How long a request waits before the harness answers it. The process that parked the task takes
+# a few seconds to finish (5 s seen); an answer before the scheduler has seen it finish re-queues the
+# task first, and the scheduler then fails it ("finished with state success, but the task
+# instance's state attribute is queued"). A person never answers that fast.
+ANSWER_AFTER_S = 15.0
 
 
-def answer_approvals(
-    api: AirflowApi, dag_id: str, run_id: str, option: str, reason: str, seen: set[tuple[str, int]]
-) -> int:
-    """Answer every pending human-in-the-loop request of the run, as the API user, the way the
-    Required Actions view does. Returns how many were answered.
-
-    A request is answered only once its task is parked (awaiting_input; deferred before Airflow
-    3.3) and was already seen so by an earlier call (`seen`, a poll later): an answer within a second
-    of the request can arrive before the requesting process has parked the task, and Airflow then
-    kills the resumed task ("Server indicated the task shouldn't be running anymore")."""
+def answer_approvals(api: AirflowApi, dag_id: str, run_id: str, option: str, reason: str) -> int:
+    """Answer every pending human-in-the-loop request of the run that has waited ANSWER_AFTER_S, as
+    the API user, the way the Required Actions view does. Returns how many were answered."""
     details = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/hitlDetails")["hitl_details"]
     answered = 0
     for detail in details:
-        if detail["response_received"]:
-            continue
         ti = detail["task_instance"]
+        if detail["response_received"] or ti.get("state") not in PARKED:
+            continue
+        created = datetime.fromisoformat(detail["created_at"].replace("Z", "+00:00"))
+        if (datetime.now(UTC) - created).total_seconds() < ANSWER_AFTER_S:
+            continue
         map_index = ti.get("map_index", -1)
-        key = (ti["task_id"], map_index)
-        if ti.get("state") not in PARKED:
-            continue
-        if key not in seen:
-            seen.add(key)
-            continue
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{ti['task_id']}/{map_index}/hitlDetails"
         api.patch(path, {"chosen_options": [option], "params_input": {"reason": reason}})
         print(f"{dag_id}: answered {ti['task_id']} with {option!r}: {detail.get('subject', '')}", flush=True)
@@ -161,13 +157,12 @@ def wait_for_run(
     """Poll the run until it finishes (answering approvals on the way); print each task's state."""
     deadline = time.monotonic() + timeout
     state = "queued"
-    waiting: set[tuple[str, int]] = set()
     while time.monotonic() < deadline:
         state = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
         if state in FINISHED:
             break
         if answer:
-            answer_approvals(api, dag_id, run_id, *answer, seen=waiting)
+            answer_approvals(api, dag_id, run_id, *answer)
         time.sleep(5)
     tasks = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000")["task_instances"]
     summary = ", ".join(f"{t['task_id']}={t['state']}" for t in sorted(tasks, key=lambda t: t["task_id"]))
