@@ -77,7 +77,7 @@ def test_sigterm_drains_in_flight_requests(
 def test_sigterm_first_drains_keep_alive_clients_then_shuts_down(
     mlflow_server: MlflowServer, champions: Champions, tmp_path: Path
 ) -> None:
-    port, drain_s = free_port(), 3.0
+    port, drain_s = free_port(), 5.0
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": mlflow_server.uri,
