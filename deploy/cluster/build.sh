@@ -4,6 +4,7 @@
 #          kube-proxy and etcd (dispatch on argv[0] or the first argument)
 #   pause  the pod sandbox process (static, for the locally built sandbox image)
 #   coredns the cluster DNS (deploy/cluster/coredns: upstream CoreDNS with the plugins it uses)
+#   kube-router  the NetworkPolicy controller (deploy/cluster/kube-router: upstream kube-router)
 # Versions are pinned in each module's go.mod and their content in go.sum. Binaries are cached by a
 # key over go.mod, go.sum, the sources and the Go version: a warm run only relinks the symlinks.
 #
@@ -43,23 +44,35 @@ else
   log "built in $(($(date +%s) - start))s: k8s $(du -h "$bin/k8s" | cut -f1), pause $(du -h "$bin/pause" | cut -f1)"
 fi
 
-# CoreDNS: its own module (its dependency versions are not the Kubernetes components'), own cache key.
-DNS_SRC="$ROOT/deploy/cluster/coredns"
-DNS_VERSION=$(awk '{for (i = 1; i < NF; i++) if ($i == "github.com/coredns/coredns") {print $(i + 1); exit}}' "$DNS_SRC/go.mod")
-[[ -n $DNS_VERSION ]] || die "no github.com/coredns/coredns requirement in $DNS_SRC/go.mod"
-dns_key=$(cat "$DNS_SRC/go.mod" "$DNS_SRC/go.sum" "$DNS_SRC"/*.go <(go version) | sha256sum | cut -c1-12)
-dns="$OUT/coredns-$DNS_VERSION-$dns_key"
-if [[ -x $dns/coredns ]]; then
-  log "coredns $DNS_VERSION ($dns_key) cached in $dns"
-else
-  start=$(date +%s)
-  log "building coredns $DNS_VERSION"
-  mkdir -p "$dns.partial"
-  (cd "$DNS_SRC" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dns.partial/coredns" .)
-  rm -rf "$dns" && mv "$dns.partial" "$dns"
-  log "built in $(($(date +%s) - start))s: coredns $(du -h "$dns/coredns" | cut -f1)"
-fi
+# Add-ons in their own modules (their dependency versions are not the Kubernetes components'), each
+# with its own cache key:
+#   coredns      the cluster DNS (deploy/cluster/coredns: upstream CoreDNS, the plugins it uses)
+#   kube-router  its NetworkPolicy controller only (deploy/cluster/kube-router: upstream kube-router
+#                as a Go tool of that module; the bridge CNI itself enforces no NetworkPolicy)
+build_addon() {  # build_addon NAME UPSTREAM_MODULE PACKAGE [VERSION_VAR]: prints the binary's directory
+  local name=$1 upstream=$2 package=$3 version_var=${4:-} src="$ROOT/deploy/cluster/$1" version key dir start ldflags
+  version=$(awk -v m="$upstream" '{for (i = 1; i < NF; i++) if ($i == m) {print $(i + 1); exit}}' "$src/go.mod")
+  [[ -n $version ]] || die "no $upstream requirement in $src/go.mod"
+  key=$(cat "$src/go.mod" "$src/go.sum" <(find "$src" -name '*.go' | sort | xargs -r cat) <(go version) | sha256sum | cut -c1-12)
+  dir="$OUT/$name-$version-$key"
+  if [[ -x $dir/$name ]]; then
+    log "$name $version ($key) cached in $dir"
+  else
+    start=$(date +%s)
+    log "building $name $version"
+    mkdir -p "$dir.partial"
+    ldflags="-s -w${version_var:+ -X $version_var=$version}"  # the version it reports
+    (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$dir.partial/$name" "$package")
+    rm -rf "$dir" && mv "$dir.partial" "$dir"
+    log "built in $(($(date +%s) - start))s: $name $(du -h "$dir/$name" | cut -f1)"
+  fi
+  echo "$dir"
+}
+dns=$(build_addon coredns github.com/coredns/coredns .)
+router=$(build_addon kube-router github.com/cloudnativelabs/kube-router/v2 \
+  github.com/cloudnativelabs/kube-router/v2/cmd/kube-router github.com/cloudnativelabs/kube-router/v2/pkg/version.Version)
 ln -sfn "../$(basename "$dns")/coredns" "$bin/coredns"
+ln -sfn "../$(basename "$router")/kube-router" "$bin/kube-router"
 for component in "${COMPONENTS[@]}"; do ln -sfn k8s "$bin/$component"; done
 ln -sfn "$(basename "$bin")" "$OUT/current"
 echo "$bin"

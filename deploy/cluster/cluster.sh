@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A local Kubernetes cluster from upstream components run as host processes (no kind, no node
 # image, no registry): etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy,
-# CoreDNS, and two nodes, `cpu` and `gpu`, each a kubelet with its own containerd, root dir, ports, cgroup
+# kube-router (NetworkPolicy enforcement), CoreDNS, and two nodes, `cpu` and `gpu`, each a kubelet with its own containerd, root dir, ports, cgroup
 # root and bridge network, labelled and tainted as the catalog's node pools.
 #
 #   deploy/cluster/cluster.sh up       build (cached) and start whatever is not running; idempotent
@@ -13,7 +13,7 @@
 #   admin.kubeconfig     cluster admin (system:masters), for the scripts and tests
 #   airflow.kubeconfig   ServiceAccount mlops/airflow-worker (the pod-launcher Role of k8s/base)
 #   logs/<component>.log, pids/<component>.pid, pki/, nodes/<node>/
-# Needs root, containerd, runc, the CNI plugins, iptables, openssl and a Docker engine (to build
+# Needs root, containerd, runc, the CNI plugins, iptables, ipset, openssl and a Docker engine (to build
 # the sandbox image); deploy/cluster/install-host-packages.sh installs them on Debian.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -92,6 +92,7 @@ make_pki() {
   issue controller-manager system:kube-controller-manager "" ""
   issue scheduler system:kube-scheduler "" ""
   issue kube-proxy system:kube-proxy "" ""
+  issue kube-router kube-router "" ""
   local node
   for node in "${NODES[@]}"; do issue "node-$node" "system:node:$node" system:nodes "DNS:$node,IP:$ip"; done
   if [[ ! -f $PKI/service-accounts.key ]]; then
@@ -99,7 +100,7 @@ make_pki() {
     openssl rsa -in "$PKI/service-accounts.key" -pubout -out "$PKI/service-accounts.pub" 2>/dev/null
   fi
   [[ -f $DIR/admin.kubeconfig ]] || kubeconfig "$DIR/admin.kubeconfig" admin
-  for name in controller-manager scheduler kube-proxy "${NODES[@]/#/node-}"; do
+  for name in controller-manager scheduler kube-proxy kube-router "${NODES[@]/#/node-}"; do
     [[ -f $PKI/$name.kubeconfig ]] || kubeconfig "$PKI/$name.kubeconfig" "$name"
   done
 }
@@ -299,6 +300,31 @@ YAML
   wait_healthy kube-proxy 60 healthz http://127.0.0.1:10256/healthz
 }
 
+# NetworkPolicies enforced (the bridge CNI ignores them): kube-router's firewall controller only, as
+# a host process like kube-proxy. Both nodes register the host's address, and kube-router counts a
+# pod as local by that address, so one instance guards the pods of both nodes. Traffic that the host
+# itself sends (kubelet probes, port-forwards, NodePorts from the host) stays allowed.
+start_network_policies() {
+  local bin=$1
+  kubectl_admin apply -f "$ROOT/deploy/cluster/addons/kube-router.yaml" >/dev/null
+  start kube-router "$bin/kube-router" --kubeconfig="$PKI/kube-router.kubeconfig" --hostname-override=cpu \
+    --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
+    --service-cluster-ip-range="$SERVICE_CIDR" --health-port=20244 --metrics-port=0
+  wait_healthy kube-router 60 healthz http://127.0.0.1:20244/healthz
+}
+
+# kube-router's chains and ipsets would keep filtering pods that nothing updates any more. Its own
+# `--cleanup-config` leaves them in place in v2.1.0 (the policy controller cleans up only the IP
+# families it was started with), so they go here: the chains by name, with every rule jumping to them.
+remove_network_policy_rules() {
+  iptables-save -t filter | awk '
+    /^:KUBE-(ROUTER|POD-FW|NWPLCY)-/ || /^-A KUBE-(ROUTER|POD-FW|NWPLCY)-/ {next}
+    / -j KUBE-(ROUTER|POD-FW|NWPLCY)-/ {next}
+    {print}' | iptables-restore || log "warning: could not remove kube-router's iptables chains"
+  ipset list -n | grep -E '^KUBE-(SRC|DST)-' | xargs -r -n1 ipset destroy ||
+    log "warning: could not remove kube-router's ipsets"
+}
+
 # Images of the cluster's own binaries, built FROM scratch (no registry to pull them from) and
 # imported into a node's containerd; a node that has the image already is skipped.
 load_binary_image() {  # load_binary_image IMAGE BINARY USER NODE...
@@ -352,7 +378,7 @@ airflow_identity() {
 
 up() {
   [[ $EUID -eq 0 ]] || die "the local cluster runs kubelets and containerd: run as root"
-  need containerd runc ctr iptables openssl curl kubectl docker
+  need containerd runc ctr iptables ipset openssl curl kubectl docker
   [[ -x /usr/lib/cni/bridge ]] || die "no CNI plugins in /usr/lib/cni (Debian: containernetworking-plugins)"
   local started bin ip
   started=$(date +%s)
@@ -370,6 +396,7 @@ up() {
   start_kube_proxy "$bin"
   kubectl_admin wait --for=condition=Ready node --all --timeout=120s >/dev/null ||
     die "nodes not Ready: $(kubectl_admin get nodes 2>&1)"
+  start_network_policies "$bin"
   start_dns "$bin"
   airflow_identity
   log "cluster up in $(($(date +%s) - started))s: nodes $(kubectl_admin get nodes -o jsonpath='{.items[*].metadata.name}'), API $API"
@@ -407,6 +434,10 @@ down() {
     done
   fi
   for node in "${NODES[@]}"; do stop "kubelet-$node"; done
+  if alive kube-router; then
+    stop kube-router
+    remove_network_policy_rules
+  fi
   if alive kube-proxy; then
     stop kube-proxy
     "$(readlink -f "$ROOT/build/cluster/current")/kube-proxy" --cleanup >/dev/null 2>&1 || true
@@ -497,7 +528,7 @@ retire_other_tags() {  # retire_other_tags NODE REPO:TAG
 
 status() {
   local name
-  for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd-cpu kubelet-cpu containerd-gpu kubelet-gpu kube-proxy; do
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd-cpu kubelet-cpu containerd-gpu kubelet-gpu kube-proxy kube-router; do
     if alive "$name"; then echo "$name: running (pid $(cat "$DIR/pids/$name.pid"))"; else echo "$name: stopped"; fi
   done
   alive kube-apiserver && kubectl_admin get nodes -o wide

@@ -10,20 +10,19 @@ from typing import Any
 
 import pytest
 
+from tests.network_flows import (
+    EXTERNAL,
+    FLOWS,
+    MLFLOW,
+    NAMESPACE,
+    OUTSIDE,
+    Endpoint,
+    Flow,
+    ours,
+)
+
 from .helpers import OVERLAYS
 
-NAMESPACE = "mlops"
-MLFLOW = {"app.kubernetes.io/name": "mlflow"}
-SERVING = {"app.kubernetes.io/name": "serving"}
-WORKLOAD = {"mlops.io/service": "training-lgbm", "app.kubernetes.io/part-of": "mlops"}  # launcher labels
-AIRFLOW = {"tier": "airflow", "component": "worker"}
-AIRFLOW_API = {"tier": "airflow", "component": "api-server"}
-AIRFLOW_DB = {"app.kubernetes.io/name": "postgresql"}
-OTHER = {"app": "something-else"}
-KUBE_DNS = ("kube-system", {"k8s-app": "kube-dns"})
-OUTSIDE = ("<external>", {})  # an address outside the cluster (internet, the API server, a database)
-
-Endpoint = tuple[str, dict[str, str]]
 Policies = list[dict[str, Any]]
 
 
@@ -42,8 +41,8 @@ def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
 def peer_matches(peer: dict[str, Any], endpoint: Endpoint) -> bool:
     namespace, labels = endpoint
     if "ipBlock" in peer:
-        return namespace == "<external>"
-    if namespace == "<external>":
+        return namespace == EXTERNAL
+    if namespace == EXTERNAL:
         return False
     if "namespaceSelector" in peer:
         ns_labels = {"kubernetes.io/metadata.name": namespace}
@@ -82,37 +81,6 @@ def allowed(
     )
 
 
-def ours(labels: dict[str, str]) -> Endpoint:
-    return (NAMESPACE, labels)
-
-
-FLOWS_ALLOWED = [
-    (ours(SERVING), ours(MLFLOW), 5000),
-    (ours(WORKLOAD), ours(MLFLOW), 5000),
-    (ours(AIRFLOW), ours(MLFLOW), 5000),
-    (ours(AIRFLOW), ours(AIRFLOW_API), 8080),  # execution API
-    (ours(AIRFLOW_API), ours(AIRFLOW), 8793),  # task logs from the worker
-    (ours(AIRFLOW), ours(AIRFLOW_DB), 5432),
-    (ours(AIRFLOW), OUTSIDE, 443),  # Kubernetes API: launch pods
-    (OUTSIDE, ours(SERVING), 8080),  # prediction clients
-    (("client-apps", OTHER), ours(SERVING), 8080),  # another namespace
-    (OUTSIDE, ours(AIRFLOW_API), 8080),  # UI / REST API
-]
-FLOWS_DENIED = [
-    (ours(WORKLOAD), OUTSIDE, 443),  # training pods cannot exfiltrate or download
-    (ours(WORKLOAD), ours(SERVING), 8080),
-    (ours(WORKLOAD), ours(AIRFLOW_DB), 5432),
-    (ours(SERVING), OUTSIDE, 443),
-    (ours(SERVING), ours(AIRFLOW_DB), 5432),
-    (ours(MLFLOW), OUTSIDE, 443),
-    (ours(OTHER), ours(MLFLOW), 5000),  # unknown pods cannot reach the registry
-    (OUTSIDE, ours(MLFLOW), 5000),
-    (ours(SERVING), ours(MLFLOW), 22),  # only the service port
-    (ours(OTHER), OUTSIDE, 443),  # default deny for anything new
-    (ours(AIRFLOW_DB), OUTSIDE, 443),
-]
-
-
 @pytest.fixture(params=OVERLAYS)
 def policies(request, rendered) -> list[dict[str, Any]]:
     return [o for o in rendered[request.param] if o["kind"] == "NetworkPolicy"]
@@ -124,21 +92,11 @@ def test_default_deny_covers_every_pod_in_both_directions(policies) -> None:
     assert deny[0]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
 
-@pytest.mark.parametrize(("source", "destination", "port"), FLOWS_ALLOWED)
-def test_platform_flows_are_allowed(policies, source: Endpoint, destination: Endpoint, port: int) -> None:
-    assert allowed(policies, source, destination, port)
-
-
-@pytest.mark.parametrize(("source", "destination", "port"), FLOWS_DENIED)
-def test_other_flows_are_denied(policies, source: Endpoint, destination: Endpoint, port: int) -> None:
-    assert not allowed(policies, source, destination, port)
-
-
-@pytest.mark.parametrize("labels", [MLFLOW, SERVING, WORKLOAD, AIRFLOW, AIRFLOW_DB, OTHER])
-def test_every_pod_resolves_names(policies, labels: dict[str, str]) -> None:
-    assert allowed(policies, ours(labels), KUBE_DNS, 53, "UDP")
-    assert allowed(policies, ours(labels), KUBE_DNS, 53, "TCP")
-    assert not allowed(policies, ours(labels), ("kube-system", {"k8s-app": "other"}), 53, "UDP")
+@pytest.mark.parametrize("flow", FLOWS, ids=lambda flow: flow.id)
+def test_each_flow_of_the_table(policies, flow: Flow) -> None:
+    """The same table tests/kubernetes/test_network_policies_live.py connects for real."""
+    verdict = allowed(policies, flow.source, flow.destination, flow.port, flow.protocol)
+    assert verdict == flow.allowed, flow.id
 
 
 def test_only_the_cluster_overlay_lets_mlflow_reach_its_database(rendered) -> None:
