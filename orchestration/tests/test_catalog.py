@@ -54,6 +54,26 @@ def test_shipped_catalog_is_valid(catalog) -> None:
             "unknown placeholder ${typo}",
         ),
         (lambda c: c["workloads"].append(dict(c["workloads"][0])), "duplicate dag_id"),
+        (
+            lambda c: c["workloads"][0].update(spark={"executors": 2}),
+            "spark executors apply to the build step of a features workload on 'tick-features'",
+        ),
+        (
+            lambda c: c["workloads"][3].update(spark={"executors": 0}),
+            "workloads[3] (tick_features).spark.executors: Input should be greater than or equal to 1",
+        ),
+        (
+            lambda c: c["workloads"][3].update(spark={"executors": 2, "executor_memory": "1 GB"}),
+            "executor_memory '1 GB' must be a JVM size like 512m or 2g",
+        ),
+        (
+            lambda c: c["workloads"][3].update(spark={"executors": 2, "executor_memory": "256m"}),
+            "executor_memory '256m' is below Spark's minimum",
+        ),
+        (
+            lambda c: c["workloads"][3].update(spark={"executors": 2, "cores": 1}),
+            "workloads[3] (tick_features).spark.cores: Extra inputs",
+        ),
     ],
 )
 def test_invalid_catalogs_name_the_problem_and_its_place(tmp_path: Path, mutate, expected: str) -> None:
@@ -61,6 +81,15 @@ def test_invalid_catalogs_name_the_problem_and_its_place(tmp_path: Path, mutate,
         load_catalog(broken(tmp_path, mutate))
     assert expected in str(raised.value)
     assert str(tmp_path / "catalog.yaml") in str(raised.value)
+
+
+def test_spark_executors_are_off_by_default_and_validated_when_on(catalog) -> None:
+    tick = catalog.workload("tick_features")
+    assert tick.spark is None  # local[*] in the task's own pod unless the catalog asks
+    on = type(tick).model_validate(
+        {**tick.model_dump(), "spark": {"executors": 2, "executor_cores": 1, "executor_memory": "1g"}}
+    )
+    assert (on.spark.executors, on.spark.executor_cores, on.spark.executor_memory) == (2, 1, "1g")
 
 
 def test_unreadable_yaml(tmp_path: Path) -> None:

@@ -6,12 +6,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from kubernetes.client import ApiClient
 
 from mlops_core.testing.kubernetes import restricted_violations, validate_manifest
 from mlops_orchestration.constants import LaunchMode
-from mlops_orchestration.factory import build_dags
+from mlops_orchestration.factory import build_dags, build_workload_dag
 from mlops_orchestration.settings import LaunchSettings
 
 from .conftest import CATALOG, settings_for
@@ -139,3 +140,95 @@ def test_promotion_pod_records_the_approver_and_reason(pods: dict) -> None:
     assert args[args.index("--by") + 1] == "alice"
     assert args[args.index("--reason") + 1] == "lower MAE on last week's data"
     assert args[args.index("--version") + 1] == "challenger"
+
+
+COMPONENT = Path(__file__).resolve().parents[2] / "k8s" / "components" / "spark-tick-features"
+SPARK = {"executors": 2, "executor_cores": 1, "executor_memory": "1g"}
+
+
+def spark_pods(catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **overrides: object) -> dict:
+    """tick_features' pods (by task id) with the catalog's `spark` setting on."""
+    (tmp_path / "config").write_text(DUMMY_KUBECONFIG)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "config"))
+    tick = catalog.workload("tick_features")
+    workload = type(tick).model_validate({**tick.model_dump(), "spark": SPARK})
+    dag = build_workload_dag(catalog, workload, settings_for(LaunchMode.KUBERNETES, **overrides))
+    return {task.task_id: render_pod(task) for task in dag.tasks}
+
+
+def env_of(pod: dict) -> list[dict]:
+    return pod["spec"]["containers"][0]["env"]
+
+
+def test_spark_executors_make_the_build_pod_their_driver(catalog, tmp_path, monkeypatch) -> None:
+    pods = spark_pods(catalog, tmp_path, monkeypatch, k8s_max_cpu="500m")
+    pod = pods["build_features"]
+    spec, container = pod["spec"], pod["spec"]["containers"][0]
+    assert spec["serviceAccountName"] == "spark-tick-features"
+    assert spec["automountServiceAccountToken"] is True  # the driver creates and deletes executor pods
+    labels = pod["metadata"]["labels"]
+    assert labels["mlops.io/spark-app"] == "tick-features" and labels["spark-role"] == "driver"
+    assert labels["mlops.io/service"] == "tick-features"  # still a workload pod: the base policies apply
+    env = env_of(pod)
+    # The kubelet expands $(POD_IP) / $(POD_NAME) only from variables defined before the reference.
+    assert [e["name"] for e in env[:2]] == ["POD_IP", "POD_NAME"]
+    assert env[0]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert env[1]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    values = {e["name"]: e.get("value") for e in env}
+    conf = dict(values[name].split("=", 1) for name in values if name.startswith("SPARK_CONF_"))
+    assert values["SPARK_MASTER"] == "k8s://https://kubernetes.default.svc"
+    assert conf == {
+        "spark.driver.host": "$(POD_IP)",
+        "spark.kubernetes.driver.pod.name": "$(POD_NAME)",
+        "spark.kubernetes.namespace": "mlops",
+        "spark.kubernetes.container.image": container["image"],  # executors run the task's own image
+        "spark.executor.instances": "2",
+        "spark.executor.cores": "1",
+        "spark.kubernetes.executor.request.cores": "500m",  # the cluster's cap on requests
+        "spark.executor.memory": "1g",
+        "spark.kubernetes.executor.podTemplateFile": "/etc/spark-tick-features/executor-pod.yaml",
+        "spark.kubernetes.executor.deleteOnTermination": "true",
+    }
+    assert values["MLOPS_AIRFLOW_DAG_ID"] == "tick_features" and values["SPARK_DRIVER_MEMORY"] == "4g"
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    template = volumes["spark-executor-template"]["configMap"]["name"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts["/etc/spark-tick-features"]["readOnly"] is True
+    assert template == "spark-tick-features-executor"
+    assert restricted_violations(spec) == [] and validate_manifest(pod) == []
+    # Validation stays a plain workload pod, without the API token.
+    validate = pods["validate_data"]["spec"]
+    assert validate["serviceAccountName"] == "mlops-workload"
+    assert validate["automountServiceAccountToken"] is False
+    assert not any(e["name"] == "SPARK_MASTER" for e in env_of(pods["validate_data"]))
+
+
+def test_without_the_setting_the_rollup_runs_local_in_its_pod(pods: dict) -> None:
+    pod = pods[("tick_features", "build_features")]
+    assert pod["spec"]["serviceAccountName"] == "mlops-workload"
+    assert "mlops.io/spark-app" not in pod["metadata"]["labels"]
+    assert not any(e["name"].startswith(("SPARK_MASTER", "SPARK_CONF_")) for e in env_of(pod))
+
+
+def test_the_driver_pod_names_what_the_spark_component_defines(catalog, tmp_path, monkeypatch) -> None:
+    pod = spark_pods(catalog, tmp_path, monkeypatch)["build_features"]
+    files = [f for f in sorted(COMPONENT.glob("*.yaml")) if f.name != "kustomization.yaml"]
+    docs = [d for f in files for d in yaml.safe_load_all(f.read_text()) if d]
+    by_kind = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    assert ("ServiceAccount", pod["spec"]["serviceAccountName"]) in by_kind
+    template = by_kind[("ConfigMap", "spark-tick-features-executor")]
+    assert "executor-pod.yaml" in template["data"]
+    executor = yaml.safe_load(template["data"]["executor-pod.yaml"])
+    selectors = {
+        d["metadata"]["name"]: d["spec"]["podSelector"]["matchLabels"]
+        for d in docs
+        if d["kind"] == "NetworkPolicy"
+    }
+    labels = pod["metadata"]["labels"]
+    # Both policies select the driver; only the peer policy selects executors (no API server for them).
+    assert all(labels.items() >= selector.items() for selector in selectors.values())
+    executor_labels = {**executor["metadata"]["labels"], "spark-role": "executor"}  # Spark adds its role
+    assert [n for n, s in selectors.items() if executor_labels.items() >= s.items()] == [
+        "spark-tick-features"
+    ]
+    assert executor["spec"]["automountServiceAccountToken"] is False

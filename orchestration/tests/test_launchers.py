@@ -120,3 +120,20 @@ def test_unknown_launch_mode_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("MLOPS_LAUNCH_MODE", "kubernets")
     with pytest.raises(ValueError, match="'kubernets' is not a launch mode"):
         LaunchSettings.from_env()
+
+
+def test_spark_executors_change_nothing_outside_kubernetes(catalog) -> None:
+    """local and docker run the rollup with local[*] in their one process whatever `spark` says: the
+    setting places executors in a cluster, it does not change the job or its output."""
+    from mlops_orchestration.catalog import SparkExecutors
+
+    workload = catalog.workload("tick_features")
+    argv = workload.steps["build"].command
+    plain = step_spec(catalog, workload, "build_features", argv, heavy=True)
+    spark = replace(plain, spark=SparkExecutors(executors=2))
+    for mode in (LaunchMode.LOCAL, LaunchMode.DOCKER):
+        with_spark, without = build(mode, spark), build(mode, plain)
+        for field in ("bash_command", "env", "image", "command", "environment", "entrypoint"):
+            assert getattr(with_spark, field, None) == getattr(without, field, None), (mode, field)
+    pod = build(LaunchMode.KUBERNETES, spark)
+    assert pod.service_account_name == "spark-tick-features"

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mlops_orchestration.constants import GPU_RESOURCE, PLATFORM_TEAM
+from mlops_orchestration.constants import GPU_RESOURCE, PLATFORM_TEAM, SPARK_SERVICE
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -117,6 +117,30 @@ class Monitoring(Strict):
         return parse_duration(value)  # type: ignore[arg-type]
 
 
+_JVM_SIZE = re.compile(r"^([1-9]\d*)([mg])$")
+_MIN_EXECUTOR_MEMORY_MB = 512  # Spark refuses executors under ~450 MiB of heap
+
+
+class SparkExecutors(Strict):
+    """Spark executors as pods: in `kubernetes` launch mode the step's pod becomes the Spark driver
+    (client mode) and Spark's own Kubernetes scheduler starts these executors. Other modes run local[*]."""
+
+    executors: int = Field(ge=1, le=32, description="executor pods")
+    executor_cores: int = Field(1, ge=1, le=16, description="task slots (and CPU request) per executor")
+    executor_memory: str = Field("1g", description="JVM heap per executor, e.g. 512m or 2g")
+
+    @field_validator("executor_memory")
+    @classmethod
+    def _jvm_size(cls, value: str) -> str:
+        match = _JVM_SIZE.match(value)
+        if not match:
+            raise ValueError(f"executor_memory {value!r} must be a JVM size like 512m or 2g")
+        megabytes = int(match.group(1)) * (1024 if match.group(2) == "g" else 1)
+        if megabytes < _MIN_EXECUTOR_MEMORY_MB:
+            raise ValueError(f"executor_memory {value!r} is below Spark's minimum; use at least 512m")
+        return value
+
+
 class WorkloadSpec(Strict):
     dag_id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     kind: Literal["training", "features"]
@@ -148,6 +172,7 @@ class WorkloadSpec(Strict):
     auto_promote: bool = False
     monitoring: Monitoring | None = None
     env: dict[str, str] = Field({}, description="extra environment for every step of this workload")
+    spark: SparkExecutors | None = Field(None, description="the build step's Spark executors as pods")
     steps: dict[str, Step]
 
     @field_validator("retry_delay", "execution_timeout", mode="before")
@@ -166,6 +191,11 @@ class WorkloadSpec(Strict):
             raise ValueError("give either schedule or schedule_on_asset, not both")
         if self.kind != "training" and (self.auto_promote or self.monitoring):
             raise ValueError("auto_promote and monitoring only apply to training workloads")
+        if self.spark and (self.kind != "features" or self.service != SPARK_SERVICE):
+            raise ValueError(
+                f"spark executors apply to the build step of a features workload on {SPARK_SERVICE!r}"
+                f" (its image runs the Spark executors), not to {self.kind} on {self.service!r}"
+            )
         return self
 
 

@@ -42,3 +42,15 @@ GATE_REFUSED_EXIT_CODES = (10, 11, 12)
 TEAM_PERMISSIONS = {"DAGs": {"can_read", "can_edit"}, "DAG Runs": {"can_read", "can_create"}}
 # The team that owns the platform DAGs (promote_model, model_management) in the catalog.
 PLATFORM_TEAM = "platform"
+
+# Spark executors as pods (client mode), names shared with k8s/components/spark-tick-features: the
+# service whose image runs driver and executors, the driver's ServiceAccount, the label the component's
+# NetworkPolicies select (value: the service), and the executor pod template the driver reads.
+SPARK_SERVICE = "tick-features"
+SPARK_K8S_MASTER = "k8s://https://kubernetes.default.svc"
+SPARK_DRIVER_SERVICE_ACCOUNT = "spark-tick-features"
+SPARK_APP_LABEL = "mlops.io/spark-app"
+SPARK_ROLE_LABEL = "spark-role"  # Spark's own label: driver | executor
+SPARK_EXECUTOR_TEMPLATE_CONFIGMAP = "spark-tick-features-executor"
+SPARK_EXECUTOR_TEMPLATE_DIR = "/etc/spark-tick-features"
+SPARK_EXECUTOR_TEMPLATE_KEY = "executor-pod.yaml"

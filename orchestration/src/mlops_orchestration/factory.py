@@ -100,7 +100,7 @@ def _feature_tasks(catalog: Catalog, workload: WorkloadSpec, settings: LaunchSet
     outlets = [Asset(workload.produces_asset)] if workload.produces_asset else []
     build = build_task(
         step_spec(catalog, workload, "build_features", build_step.command, heavy=True,
-                  execution_timeout=build_step.execution_timeout),
+                  execution_timeout=build_step.execution_timeout, spark=workload.spark),
         settings, outlets=outlets,
     )  # fmt: skip
     validate >> build

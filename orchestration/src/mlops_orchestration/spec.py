@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from string import Template
 
-from mlops_orchestration.catalog import Catalog, NodePool, Resources, WorkloadSpec
+from mlops_orchestration.catalog import Catalog, NodePool, Resources, SparkExecutors, WorkloadSpec
 
 # Jinja, rendered by Airflow at run time in every mode.
 RUN_KEY = "{{ dag.dag_id }}/{{ run_id }}"
@@ -27,6 +27,9 @@ class TaskSpec:
     env: dict[str, str] = field(default_factory=dict)
     execution_timeout: timedelta | None = None
     skip_on_exit_codes: tuple[int, ...] = ()
+    # Spark executors as pods: read by the kubernetes launcher only. The local and docker launchers run
+    # the same job with local[*] in one process, which writes the same output.
+    spark: SparkExecutors | None = None
 
     def rendered_argv(self, data_root: str) -> list[str]:
         return [Template(arg).safe_substitute(data_root=data_root) for arg in self.argv]
@@ -50,6 +53,7 @@ def step_spec(
     heavy: bool,
     execution_timeout: timedelta | None = None,
     skip_on_exit_codes: tuple[int, ...] = (),
+    spark: SparkExecutors | None = None,
 ) -> TaskSpec:
     """A task running `argv` in the workload's image. Heavy steps get the workload's resources, node pool
     and Airflow pool; light ones (validate, gate, register) the catalog's small CPU defaults."""
@@ -66,6 +70,7 @@ def step_spec(
         env={**workload.env, **LINEAGE_ENV, "MLOPS_WORKLOAD": workload.workload},
         execution_timeout=execution_timeout,
         skip_on_exit_codes=skip_on_exit_codes,
+        spark=spark,
     )
 
 

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from mlops_orchestration.catalog import SparkExecutors
 from mlops_orchestration.constants import (
     CONTAINER_DATA_ROOT,
     DATA_PVC,
@@ -12,6 +13,7 @@ from mlops_orchestration.constants import (
 )
 from mlops_orchestration.runtime import WORKLOAD_RUNTIME
 from mlops_orchestration.settings import LaunchSettings
+from mlops_orchestration.spark_driver import spark_driver_pod
 from mlops_orchestration.spec import TaskSpec, operator_overrides
 
 
@@ -39,7 +41,7 @@ def pod_settings(spec: TaskSpec, settings: LaunchSettings) -> dict[str, Any]:
         "MLOPS_IMAGE": settings.image(spec.service),
         **runtime.env,
     }
-    return {
+    pod = {
         "namespace": settings.k8s_namespace,
         "image": settings.image(spec.service),
         "cmds": [argv[0]],
@@ -88,6 +90,32 @@ def pod_settings(spec: TaskSpec, settings: LaunchSettings) -> dict[str, Any]:
         "startup_check_interval_seconds": 1,
         "get_logs": True,
         "skip_on_exit_code": list(spec.skip_on_exit_codes) or None,
+    }
+    return _as_spark_driver(pod, spec.spark, spec, settings) if spec.spark else pod
+
+
+def _as_spark_driver(
+    pod: dict[str, Any], executors: SparkExecutors, spec: TaskSpec, settings: LaunchSettings
+) -> dict[str, Any]:
+    """The task's pod as the Spark driver of executor pods (client mode; see spark_driver)."""
+    from kubernetes.client import models as k8s
+
+    driver = spark_driver_pod(
+        executors,
+        image=settings.image(spec.service),
+        namespace=settings.k8s_namespace,
+        # The catalog's cores stay the executor's task slots; the request obeys the cluster's cap.
+        request_cores=_capped(str(executors.executor_cores), settings.k8s_max_cpu),
+    )
+    env = {**pod["env_vars"], **driver.env}
+    return {
+        **pod,
+        "env_vars": [*driver.env_first, *(k8s.V1EnvVar(name=k, value=v) for k, v in env.items())],
+        "labels": {**pod["labels"], **driver.labels},
+        "service_account_name": driver.service_account_name,
+        "automount_service_account_token": True,
+        "volumes": [*pod["volumes"], driver.volume],
+        "volume_mounts": [*pod["volume_mounts"], driver.volume_mount],
     }
 
 
