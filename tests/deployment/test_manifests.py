@@ -6,11 +6,14 @@ import tomllib
 from typing import Any
 
 import pytest
+import yaml
 
 from mlops_core.testing.kubernetes import describe, pod_spec_of, restricted_violations, validate_manifest
 
 from .helpers import OVERLAYS, REPO, find, is_custom_resource
 
+# Overlays with k8s/components/spark-tick-features (Spark executors as pods).
+SPARK_OVERLAYS = ("local", "cluster")
 K8S_VERSIONS = ("1.33", "1.37")  # a current minimum and the newest schemas bundled
 ALL = (*OVERLAYS, "base")
 
@@ -69,17 +72,19 @@ def test_pod_launcher_role_grants_exactly_what_kubernetes_pod_operator_needs(ren
         "name": "pod-launcher",
     }
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "airflow-worker", "namespace": "mlops"}]
-    # Nothing cluster-wide, and nobody else is bound to anything (but the Spark driver in `cluster`).
+    # Nothing cluster-wide, and nobody else is bound to anything (but the Spark driver where its
+    # component is in the overlay).
     assert [o for o in objects if o["kind"] in {"ClusterRole", "ClusterRoleBinding"}] == []
     bindings = {describe(o) for o in objects if o["kind"] == "RoleBinding"}
     expected_bindings = {describe(binding)}
-    if overlay == "cluster":
+    if overlay in SPARK_OVERLAYS:
         expected_bindings.add("RoleBinding/mlops/spark-tick-features-driver")
     assert bindings == expected_bindings
 
 
-def test_spark_driver_is_bound_only_to_its_namespace_role(rendered) -> None:
-    objects = rendered["cluster"]
+@pytest.mark.parametrize("overlay", SPARK_OVERLAYS)
+def test_spark_driver_is_bound_only_to_its_namespace_role(rendered, overlay: str) -> None:
+    objects = rendered[overlay]
     binding = find(objects, "RoleBinding", "spark-tick-features-driver")
     assert binding["roleRef"]["kind"] == "Role" and binding["roleRef"]["name"] == "spark-driver"
     assert binding["subjects"] == [
@@ -94,7 +99,7 @@ def test_spark_driver_is_bound_only_to_its_namespace_role(rendered) -> None:
 def test_service_accounts_and_api_tokens(rendered, overlay: str) -> None:
     objects = rendered[overlay]
     accounts = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ServiceAccount"}
-    spark = {"spark-tick-features"} if overlay == "cluster" else set()
+    spark = {"spark-tick-features"} if overlay in SPARK_OVERLAYS else set()
     assert set(accounts) == {"airflow-worker", "mlops-workload", "mlflow", "serving", *spark}
     for name in ("mlops-workload", "mlflow", "serving"):
         assert accounts[name].get("automountServiceAccountToken") is False, name
@@ -209,6 +214,8 @@ def test_cluster_overlay_runs_the_tick_rollup_under_the_spark_operator(rendered)
     assert len(apps) == 1
     assert apps[0]["spec"]["arguments"][0] == "rollup"  # the same CLI the tick_features DAG runs
     assert not [o for o in rendered["kind"] if o["kind"] == "SparkApplication"]
+    # The local cluster has no spark-operator (no CRD to apply it to): client mode only.
+    assert not [o for o in rendered["local"] if o["kind"] == "SparkApplication"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -237,3 +244,31 @@ def test_local_overlay_has_static_volumes_for_both_claims(rendered) -> None:
         assert pv["spec"]["storageClassName"] == pvc["spec"]["storageClassName"] == ""
         assert set(pvc["spec"]["accessModes"]) <= set(pv["spec"]["accessModes"])
     assert find(rendered["local"], "Deployment", "serving")["spec"]["replicas"] == 2  # rolling restarts
+
+
+@pytest.mark.parametrize("overlay", SPARK_OVERLAYS)
+def test_spark_executor_pod_template_is_restricted_and_stays_on_the_cpu_pool(rendered, overlay: str) -> None:
+    objects = rendered[overlay]
+    template = find(objects, "ConfigMap", "spark-tick-features-executor")
+    pod = yaml.safe_load(template["data"]["executor-pod.yaml"])
+    # Spark fills in the image, command and resources; the rest must pass admission as it is.
+    pod["spec"]["containers"][0]["image"] = "mlops/tick-features:0.1.0"
+    assert validate_manifest(pod) == []
+    spec = pod["spec"]
+    assert restricted_violations(spec) == []
+    (container,) = spec["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert spec["securityContext"]["runAsUser"] == 10001
+    assert spec["automountServiceAccountToken"] is False  # executors never call the API
+    assert (
+        find(objects, "ServiceAccount", spec["serviceAccountName"])["automountServiceAccountToken"] is False
+    )
+    assert spec["nodeSelector"] == {"mlops.io/node-pool": "cpu"}
+    assert find(objects, "PriorityClass", spec["priorityClassName"])
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: volumes[m["name"]] for m in container["volumeMounts"]}
+    assert mounts["/data"]["persistentVolumeClaim"]["claimName"] == "mlops-data"  # the driver's data
+    assert "emptyDir" in mounts["/tmp"]
+    assert pod["metadata"]["labels"]["mlops.io/spark-app"] == "tick-features"
+    # Not a workload pod: the base policies' MLflow flow does not apply to executors.
+    assert "mlops.io/service" not in pod["metadata"]["labels"]
