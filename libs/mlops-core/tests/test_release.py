@@ -70,6 +70,31 @@ def test_release_registers_once_and_sets_challenger(client: MlflowClient, names:
     assert first.version.tags["mlops.gate.baseline"] == "1"
 
 
+def test_a_registration_interrupted_before_its_alias_is_completed_by_the_rerun(
+    client: MlflowClient, names: TrackingNames
+) -> None:
+    run_id = trained_run(client, names, "k", GateInputs(candidate=0.5, baseline=1.0))
+    first = release(client, names, run_id)
+    # As if the server went away after the version was created and before the alias was set.
+    client.delete_registered_model_alias(names.registered_model, CHALLENGER)
+    rerun = release(client, names, run_id)
+    assert not rerun.newly_registered and rerun.version.version == first.version.version
+    assert rerun.version.aliases == [CHALLENGER]
+    assert len(client.search_model_versions(f"name = '{names.registered_model}'")) == 1
+
+
+def test_a_rerun_leaves_a_promoted_version_and_a_newer_challenger_alone(
+    client: MlflowClient, names: TrackingNames
+) -> None:
+    old_run = trained_run(client, names, "a", GateInputs(candidate=0.5, baseline=1.0))
+    old = release(client, names, old_run).version.version
+    promote(client, names.registered_model, old, actor="ops", reason="first")
+    new_run = trained_run(client, names, "b", GateInputs(0.4, 1.0, champion=0.5, champion_version=old))
+    new = release(client, names, new_run).version.version
+    assert release(client, names, old_run).version.aliases == [CHAMPION]
+    assert version_for_alias(client, names.registered_model, CHALLENGER).version == new
+
+
 def test_gate_refuses_when_the_champion_moved_after_evaluation(
     client: MlflowClient, names: TrackingNames
 ) -> None:

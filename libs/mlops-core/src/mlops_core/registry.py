@@ -47,7 +47,8 @@ def register_challenger(
     existing = version_for_run(client, model_name, run_id)
     if existing is not None:
         log.info("run already registered; not registering again", model=model_name, version=existing.version)
-        return Registration(existing, created=False)
+        _complete_registration(client, model_name, existing)
+        return Registration(client.get_model_version(model_name, existing.version), created=False)
     try:
         client.get_registered_model(model_name)
     except MlflowException:
@@ -58,6 +59,19 @@ def register_challenger(
     client.set_registered_model_alias(model_name, CHALLENGER, version.version)
     log.info("registered challenger", model=model_name, version=version.version, run_id=run_id)
     return Registration(client.get_model_version(model_name, version.version), created=True)
+
+
+def _complete_registration(client: MlflowClient, model_name: str, version: ModelVersion) -> None:
+    """Give `challenger` to a version whose registration stopped between creating it and setting the
+    alias (the server went away in between), so that a rerun finishes the job. A version that holds an
+    alias, was ever promoted, or has a newer challenger beside it is left as it is."""
+    if version.aliases or Tag.PROMOTED_BY in version.tags:
+        return
+    current = version_for_alias(client, model_name, CHALLENGER)
+    if current is not None and int(current.version) > int(version.version):
+        return
+    client.set_registered_model_alias(model_name, CHALLENGER, version.version)
+    log.warning("completed an interrupted registration", model=model_name, version=version.version)
 
 
 @dataclass(frozen=True)
