@@ -120,9 +120,9 @@ def _as_spark_driver(
 
 
 def build_kubernetes_task(spec: TaskSpec, settings: LaunchSettings, **operator_kwargs: Any) -> Any:
-    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from mlops_orchestration.launchers.workload_pod import WorkloadPodOperator
 
-    return KubernetesPodOperator(
+    return WorkloadPodOperator(
         task_id=spec.task_id,
         name=spec.task_id.replace("_", "-"),
         **pod_settings(spec, settings),
