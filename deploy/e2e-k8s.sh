@@ -108,5 +108,7 @@ timed "dag promote_model power v$previous (under load)" dag promote_model \
   --conf "{\"workload\": \"power\", \"version\": \"$previous\"}" --approve "e2e-k8s: swap v$serving_version -> v$previous under load"
 wait "$load" || die "requests failed while power_lgbm was swapped, or v$previous never answered"
 
+# The run's time window: tests/kubernetes reads the pods launched in it, not those later tests launch.
+printf '{"started": %s, "finished": %s}\n' "$started" "$(date +%s)" >"$RUN_DIR/window.json"
 printf '%s\n' "${TIMINGS[@]}" | sed 's/^/  /'
 echo "e2e-k8s passed in $(($(date +%s) - started))s: every DAG ran as pods on the local cluster (images :$IMAGE_TAG)"

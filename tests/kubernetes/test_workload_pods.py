@@ -2,13 +2,16 @@
 pod ran (spec.nodeName and the scheduler's events), under which security context, and that it
 succeeded. The e2e run keeps finished pods (MLOPS_K8S_ON_FINISH=keep_pod) for exactly this."""
 
+import json
 from collections import defaultdict
 
 import pytest
 import yaml
 from kubernetes import client
 
-from tests.kubernetes.conftest import CATALOG, NAMESPACE
+from tests.kubernetes.conftest import CATALOG, NAMESPACE, REPO
+
+E2E_WINDOW = REPO / ".run" / "e2e-k8s" / "window.json"  # written by deploy/e2e-k8s.sh when it passes
 
 # Labels KubernetesPodOperator puts on every pod it launches.
 KPO_SELECTOR = "kubernetes_pod_operator=True"
@@ -18,8 +21,15 @@ HEAVY_STEPS = {"train", "build_features"}
 
 @pytest.fixture(scope="module")
 def workload_pods(admin_api, require_e2e) -> list[client.V1Pod]:
+    """The pods Airflow launched during the last e2e-k8s run (later tests launch their own)."""
+    window = require_e2e(E2E_WINDOW.is_file() and json.loads(E2E_WINDOW.read_text()), f"no {E2E_WINDOW}")
     pods = client.CoreV1Api(admin_api).list_namespaced_pod(NAMESPACE, label_selector=KPO_SELECTOR).items
-    return require_e2e(pods, "no pods launched by Airflow in the namespace")
+    pods = [
+        p
+        for p in pods
+        if window["started"] <= p.metadata.creation_timestamp.timestamp() <= window["finished"]
+    ]
+    return require_e2e(pods, "no pods launched by Airflow in the namespace during the e2e-k8s run")
 
 
 def expected_pool(dag_id: str, task_id: str) -> str:
