@@ -188,6 +188,8 @@ def test_spark_executors_make_the_build_pod_their_driver(catalog, tmp_path, monk
         "spark.executor.memory": "1g",
         "spark.kubernetes.executor.podTemplateFile": "/etc/spark-tick-features/executor-pod.yaml",
         "spark.kubernetes.executor.deleteOnTermination": "true",
+        "spark.kubernetes.driver.ownPersistentVolumeClaim": "false",
+        "spark.kubernetes.driver.reusePersistentVolumeClaim": "false",
     }
     assert values["MLOPS_AIRFLOW_DAG_ID"] == "tick_features" and values["SPARK_DRIVER_MEMORY"] == "4g"
     volumes = {v["name"]: v for v in spec["volumes"]}

@@ -43,6 +43,9 @@ def spark_conf(executors: SparkExecutors, image: str, namespace: str, request_co
             f"{SPARK_EXECUTOR_TEMPLATE_DIR}/{SPARK_EXECUTOR_TEMPLATE_KEY}",
         ),
         "EXECUTOR_DELETE": ("spark.kubernetes.executor.deleteOnTermination", "true"),
+        # Executors mount the existing data claim; Spark creates no claims of its own to list or delete.
+        "OWN_PVC": ("spark.kubernetes.driver.ownPersistentVolumeClaim", "false"),
+        "REUSE_PVC": ("spark.kubernetes.driver.reusePersistentVolumeClaim", "false"),
     }
     return {f"SPARK_CONF_{name}": f"{key}={value}" for name, (key, value) in settings.items()}
 
