@@ -96,3 +96,46 @@ for _labels in DNS_CLIENTS:
             f"{label_text(_labels)} reaches no other kube-system pod",
         )
     )
+
+# The Spark rollup with executors as pods (k8s/components/spark-tick-features, in the local and cluster
+# overlays): the Airflow-launched driver and its executors. Spark picks its ports at random unless
+# set; the probes use its usual ones (driver RPC 7078, block manager 7079).
+SPARK_OVERLAYS = ("local", "cluster")
+SPARK_DRIVER = {
+    "mlops.io/service": "tick-features",
+    "app.kubernetes.io/part-of": "mlops",
+    "mlops.io/spark-app": "tick-features",
+    "spark-role": "driver",
+}
+SPARK_EXECUTOR = {
+    "mlops.io/spark-app": "tick-features",
+    "app.kubernetes.io/part-of": "mlops",
+    "spark-role": "executor",
+}
+SPARK_FLOWS = [
+    Flow(ours(SPARK_EXECUTOR), ours(SPARK_DRIVER), 7078, True, "an executor registers with its driver"),
+    Flow(ours(SPARK_DRIVER), ours(SPARK_EXECUTOR), 7079, True, "the driver sends tasks to an executor"),
+    Flow(
+        ours(SPARK_EXECUTOR),
+        ours(SPARK_EXECUTOR),
+        7079,
+        True,
+        "executors fetch shuffle blocks from each other",
+    ),
+    Flow(
+        ours(SPARK_DRIVER), OUTSIDE, 6443, True, "the driver manages its executors through the Kubernetes API"
+    ),
+    Flow(ours(SPARK_DRIVER), OUTSIDE, 443, True, "the driver reaches the API server's Service port"),
+    Flow(ours(SPARK_DRIVER), ours(MLFLOW), 5000, True, "the driver, a workload pod, reaches MLflow"),
+    Flow(ours(SPARK_EXECUTOR), OUTSIDE, 6443, False, "an executor has no business with the Kubernetes API"),
+    Flow(ours(SPARK_EXECUTOR), ours(MLFLOW), 5000, False, "an executor cannot reach MLflow"),
+    Flow(ours(WORKLOAD), ours(SPARK_EXECUTOR), 7079, False, "another training pod cannot reach an executor"),
+    Flow(ours(OTHER), ours(SPARK_DRIVER), 7078, False, "an unlabelled pod cannot reach the driver"),
+    Flow(
+        (CLIENT_NAMESPACE, OTHER),
+        ours(SPARK_EXECUTOR),
+        7079,
+        False,
+        "another namespace cannot reach an executor",
+    ),
+]

@@ -16,6 +16,8 @@ from tests.network_flows import (
     MLFLOW,
     NAMESPACE,
     OUTSIDE,
+    SPARK_FLOWS,
+    SPARK_OVERLAYS,
     Endpoint,
     Flow,
     ours,
@@ -95,6 +97,15 @@ def test_default_deny_covers_every_pod_in_both_directions(policies) -> None:
 @pytest.mark.parametrize("flow", FLOWS, ids=lambda flow: flow.id)
 def test_each_flow_of_the_table(policies, flow: Flow) -> None:
     """The same table tests/kubernetes/test_network_policies_live.py connects for real."""
+    verdict = allowed(policies, flow.source, flow.destination, flow.port, flow.protocol)
+    assert verdict == flow.allowed, flow.id
+
+
+@pytest.mark.parametrize("overlay", SPARK_OVERLAYS)
+@pytest.mark.parametrize("flow", SPARK_FLOWS, ids=lambda flow: flow.id)
+def test_each_spark_flow_of_the_table(rendered, overlay: str, flow: Flow) -> None:
+    """Overlays with the spark-tick-features component; the live test connects these too."""
+    policies = [o for o in rendered[overlay] if o["kind"] == "NetworkPolicy"]
     verdict = allowed(policies, flow.source, flow.destination, flow.port, flow.protocol)
     assert verdict == flow.allowed, flow.id
 

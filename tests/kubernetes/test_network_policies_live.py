@@ -1,6 +1,6 @@
 """NetworkPolicies enforced on the live cluster (kube-router, make cluster-up): every flow of the table
-in tests/network_flows.py, which the static evaluator in tests/deployment also checks, as a real
-connection between real pods.
+in tests/network_flows.py (the Spark flows too: overlay local includes that component), which the
+static evaluator in tests/deployment also checks, as a real connection between real pods.
 
 Each endpoint of the table is a probe pod with the endpoint's labels, listening on the ports the
 table sends to it; the probes never become Ready, so no Service ever routes to them. "Outside the
@@ -11,6 +11,7 @@ not (kube-router rejects it, or it times out), although the destination listens 
 """
 
 import contextlib
+import hashlib
 import json
 import re
 import subprocess
@@ -32,6 +33,7 @@ from tests.network_flows import (
     KUBE_DNS,
     OTHER,
     SERVING,
+    SPARK_FLOWS,
     WORKLOAD,
     Endpoint,
     Flow,
@@ -44,6 +46,7 @@ HOST_VETH, OUTSIDE_VETH = "mlops-np-host", "mlops-np-out"
 HOST_ADDRESS, OUTSIDE_ADDRESS = "198.51.100.1", "198.51.100.2"
 POD_CIDR = "10.244.0.0/16"
 CONNECT_TIMEOUT_S = 3.0
+LIVE_FLOWS = FLOWS + SPARK_FLOWS  # overlay local includes the Spark component
 
 # Listens on the TCP ports given as arguments, accepts and closes; idles when given none.
 LISTENER = """
@@ -99,8 +102,9 @@ class Probe:
 
     @property
     def name(self) -> str:
-        slug = re.sub(r"[^a-z0-9]+", "-", label_text(dict(self.labels)).lower()).strip("-")
-        return f"np-{slug}"[:63].rstrip("-")
+        text = label_text(dict(self.labels))
+        slug = re.sub(r"[^a-z0-9]+", "-", text.lower())[:48].strip("-")
+        return f"np-{slug}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
     @property
     def on_gpu_pool(self) -> bool:
@@ -236,7 +240,7 @@ def setup(admin_api, require_e2e) -> Iterator[Setup]:
     (serving,) = require_e2e(deployments, "no serving Deployment")
     image = serving.spec.template.spec.containers[0].image
     cnn_image = image.replace("/serving:", "/training-cnn:")  # the image the gpu node holds
-    probes = probes_for(FLOWS)
+    probes = probes_for(LIVE_FLOWS)
     created: list[Probe] = []
     client_namespace(core)
     try:
@@ -251,7 +255,7 @@ def setup(admin_api, require_e2e) -> Iterator[Setup]:
             created.append(probe)
         addresses = {k: running_address(core, probe) for k, probe in probes.items()}
         wait_enforced([probe for probe in probes.values() if probe.namespace == NAMESPACE])
-        outside_ports = sorted({f.port for f in FLOWS if f.destination[0] == EXTERNAL})
+        outside_ports = sorted({f.port for f in LIVE_FLOWS if f.destination[0] == EXTERNAL})
         with outside_namespace(outside_ports) as outside:
             yield Setup(probes, addresses, outside)
     finally:
@@ -265,7 +269,7 @@ def setup(admin_api, require_e2e) -> Iterator[Setup]:
 @pytest.fixture(scope="module")
 def outcomes(setup: Setup) -> dict[str, str]:
     """Every flow of the table tried once, from its source: flow id -> connected|refused|timeout|error."""
-    return try_flows(FLOWS, setup)
+    return try_flows(LIVE_FLOWS, setup)
 
 
 def client_namespace(core: client.CoreV1Api, timeout: float = 120) -> None:
@@ -365,7 +369,7 @@ def target_address(destination: Endpoint, addresses: dict[tuple, str]) -> str:
     return addresses[key(destination)]
 
 
-@pytest.mark.parametrize("flow", FLOWS, ids=lambda flow: flow.id)
+@pytest.mark.parametrize("flow", LIVE_FLOWS, ids=lambda flow: flow.id)
 def test_flow_is_enforced_as_the_table_says(outcomes: dict[str, str], flow: Flow) -> None:
     outcome = outcomes[flow.id]
     if flow.allowed:
