@@ -62,3 +62,10 @@ e2e-k8s: setup docker-engine  ## every DAG as pods on the local cluster (cluster
 K8S_TEST_ARGS ?=
 test-k8s: $(PLATFORM_VENV)/.stamp  ## tests/kubernetes against the running local cluster (a missing cluster fails)
 	MLOPS_REQUIRE_CLUSTER=1 $(PLATFORM_VENV)/bin/pytest -q tests/kubernetes $(K8S_TEST_ARGS)
+
+# Faults on the live cluster after e2e-k8s (deploy/faults; tests/kubernetes/test_faults.py runs the same
+# scenarios): prints fault, what happened, time to recover, data checked. FAULTS=serving,mlflow,... picks.
+FAULTS ?=
+.PHONY: faults-k8s
+faults-k8s: $(PLATFORM_VENV)/.stamp  ## scheduler killed, MLflow pod deleted, gpu kubelet stopped, serving pod evicted: what survived
+	$(PLATFORM_VENV)/bin/python -m deploy.faults $(if $(FAULTS),--only $(FAULTS))
