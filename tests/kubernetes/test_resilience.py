@@ -3,7 +3,6 @@ its checkpoint on the data volume; MLflow and serving pass their probes; serving
 without losing a request."""
 
 import contextlib
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from deploy.faults.load import Load
 from tests.kubernetes.conftest import NAMESPACE, service_url
 
 EPOCHS = 3
@@ -156,55 +156,15 @@ def test_deployments_pass_their_probes(admin_api, require_e2e, deployment: str) 
         assert status.restart_count == 0, f"{pod.metadata.name} restarted {status.restart_count}x (liveness?)"
 
 
-class Hammer:
-    """A bounded client loop: one model's example request, over and over, from a few threads."""
-
-    def __init__(self, url: str, body: dict, threads: int = 4) -> None:
-        self.url, self.body = url, body
-        self.stop = threading.Event()
-        self.ok = 0
-        self.failures: list[str] = []
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(threads)]
-
-    def run(self) -> None:
-        with httpx.Client(timeout=10) as http:
-            deadline = time.monotonic() + 600
-            while not self.stop.is_set() and time.monotonic() < deadline:
-                try:
-                    reply = http.post(self.url, json=self.body)
-                    failure = (
-                        None if reply.status_code == 200 else f"HTTP {reply.status_code}: {reply.text[:200]}"
-                    )
-                except httpx.HTTPError as error:
-                    failure = f"{type(error).__name__}: {error}"
-                with self.lock:
-                    if failure:
-                        self.failures.append(failure)
-                    else:
-                        self.ok += 1
-
-    def __enter__(self) -> "Hammer":
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join()
-
-
 def test_a_rolling_restart_of_serving_under_load_loses_no_request(admin_api, require_e2e) -> None:
     apps = client.AppsV1Api(admin_api)
     found = apps.list_namespaced_deployment(NAMESPACE, field_selector="metadata.name=serving").items
     require_e2e(found, "no serving Deployment")
     base = service_url(admin_api, "serving", 8080)
-    example = httpx.get(f"{base}/v1/models/power_lgbm", timeout=10).json()["example_request"]
     before = {p.metadata.name for p in client.CoreV1Api(admin_api).list_namespaced_pod(
         NAMESPACE, label_selector="app.kubernetes.io/name=serving").items}  # fmt: skip
     restarted_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    with Hammer(f"{base}/v1/models/power_lgbm:predict", example) as load:
+    with Load(base, "power_lgbm") as load:
         time.sleep(2)
         apps.patch_namespaced_deployment("serving", NAMESPACE, {"spec": {"template": {"metadata": {
             "annotations": {"kubectl.kubernetes.io/restartedAt": restarted_at}}}}})  # fmt: skip
