@@ -56,6 +56,29 @@ class Cluster:
             if not p.metadata.deletion_timestamp and condition(p, "Ready")
         ]
 
+    def service_path(self, name: str, port: int) -> str:
+        """What stands between the host and a Service's pods, for a failure message: the Service's
+        endpoints as the EndpointSlices list them, and each pod's own answer on `port` (/health)."""
+        slices = client.DiscoveryV1Api(self.api).list_namespaced_endpoint_slice(
+            NAMESPACE, label_selector=f"kubernetes.io/service-name={name}"
+        )
+        endpoints = [
+            f"{','.join(e.addresses)} ready={e.conditions.ready} serving={e.conditions.serving} "
+            f"terminating={e.conditions.terminating}"
+            for s in slices.items
+            for e in s.endpoints or []
+        ]
+        pods = []
+        for pod in self.pods(f"app.kubernetes.io/name={name}"):
+            try:
+                answer = (
+                    f"HTTP {httpx.get(f'http://{pod.status.pod_ip}:{port}/health', timeout=5).status_code}"
+                )
+            except httpx.HTTPError as exc:
+                answer = type(exc).__name__
+            pods.append(f"{pod.metadata.name} ({pod.status.pod_ip} on {pod.spec.node_name}): {answer}")
+        return f"endpoints [{'; '.join(endpoints) or 'none'}]; pods direct [{'; '.join(pods) or 'none'}]"
+
     def node_ready(self, name: str) -> bool:
         conditions = self.core.read_node(name).status.conditions or []
         return any(c.type == "Ready" and c.status == "True" for c in conditions)
@@ -122,6 +145,7 @@ class Mlflow:
     is the Service's name: the server accepts only its own names (DNS rebinding protection)."""
 
     http: httpx.Client
+    last_failure: str = ""
 
     @classmethod
     def connect(cls, cluster: Cluster) -> "Mlflow":
@@ -142,9 +166,12 @@ class Mlflow:
 
     def healthy(self) -> bool:
         try:
-            return self.http.get("/health", timeout=5).status_code == 200
-        except httpx.HTTPError:
+            reply = self.http.get("/health", timeout=5)
+        except httpx.HTTPError as exc:
+            self.last_failure = f"{type(exc).__name__}: {exc}"
             return False
+        self.last_failure = f"HTTP {reply.status_code}"
+        return reply.status_code == 200
 
     def runs_with_key(self, experiment: str, run_key: str) -> list[dict]:
         """Every run of the run key: {run_id, status, tags}."""

@@ -12,7 +12,7 @@ from deploy.faults.airflow_host import HostAirflow
 from deploy.faults.cluster import NAMESPACE, Cluster, Kubelet, Mlflow, container_running
 from deploy.faults.load import Load
 from deploy.faults.report import FaultResult, FaultViolation
-from deploy.faults.waits import Clock, wait_for
+from deploy.faults.waits import Clock, WaitTimeout, wait_for
 
 CIFAR = ("cifar10_cnn_training", "cifar10-cnn", "cifar10_cnn")
 MNIST = ("mnist_cnn_training", "mnist-cnn", "mnist_cnn")
@@ -116,7 +116,12 @@ def mlflow_deleted(airflow: HostAirflow, cluster: Cluster, mlflow: Mlflow) -> Fa
     check(training, "training had finished before MLflow went away: nothing was tested")
     wait_for(lambda: [p for p in cluster.ready_pods("mlflow") if p.metadata.uid != old.metadata.uid],
              300, "a new MLflow pod Ready")  # fmt: skip
-    wait_for(mlflow.healthy, 120, "MLflow answering through its Service")
+    try:
+        wait_for(mlflow.healthy, 120, "MLflow answering through its Service")
+    except WaitTimeout as exc:
+        raise WaitTimeout(
+            f"{exc} (last: {mlflow.last_failure}; {cluster.service_path('mlflow', 5000)})"
+        ) from None
     recovered = clock()
     state = airflow.wait_run(dag_id, run_id, RUN_DONE_S)
     check(state == "success", f"{dag_id} {run_id} ended {state}")
