@@ -21,14 +21,16 @@ FINISHED = {"success", "failed"}
 
 def launch_env(cluster: Cluster) -> dict[str, str]:
     """The environment e2e-k8s gives Airflow: kubernetes mode, the deployed images' tag, the
-    pod-launcher ServiceAccount's kubeconfig, finished pods kept (the scenarios count them)."""
+    pod-launcher ServiceAccount's kubeconfig, finished pods kept (the scenarios count them).
+    The tag is read from the cluster, never from IMAGE_TAG: make exports the checkout's HEAD there,
+    and after a commit those images were never built or loaded (every pod would wait on a pull)."""
     prefix, tag = cluster.deployed_image("mlflow")
     connection = {"conn_type": "kubernetes",
                   "extra": {"kube_config_path": str(CLUSTER_DIR / "airflow.kubeconfig"), "namespace": NAMESPACE}}  # fmt: skip
     return {
         "MLOPS_LAUNCH_MODE": "kubernetes",
-        "MLOPS_IMAGE_PREFIX": os.environ.get("IMAGE_PREFIX", prefix),
-        "MLOPS_IMAGE_TAG": os.environ.get("IMAGE_TAG", tag),
+        "MLOPS_IMAGE_PREFIX": prefix,
+        "MLOPS_IMAGE_TAG": tag,
         "MLOPS_K8S_NAMESPACE": NAMESPACE,
         "MLOPS_K8S_GPU": "false",
         "MLOPS_K8S_ON_FINISH": "keep_pod",

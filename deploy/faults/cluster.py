@@ -98,6 +98,18 @@ def condition(pod: client.V1Pod, kind: str) -> bool:
     return any(c.type == kind and c.status == "True" for c in (pod.status.conditions or []))
 
 
+def pod_state(pod: client.V1Pod) -> str:
+    """`name: phase` and, for a container not running, why (ImagePullBackOff, OOMKilled, ...)."""
+    reasons = [
+        (s.state.waiting or s.state.terminated).reason
+        for s in pod.status.container_statuses or []
+        if s.state.waiting or s.state.terminated
+    ]
+    return f"{pod.metadata.name}: {pod.status.phase}" + (
+        f" ({', '.join(map(str, reasons))})" if reasons else ""
+    )
+
+
 def container_running(pod: client.V1Pod) -> bool:
     statuses = pod.status.container_statuses or []
     return bool(statuses) and statuses[0].state.running is not None

@@ -9,7 +9,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.client.models import V1Eviction
 
 from deploy.faults.airflow_host import HostAirflow
-from deploy.faults.cluster import NAMESPACE, Cluster, Kubelet, Mlflow, container_running
+from deploy.faults.cluster import NAMESPACE, Cluster, Kubelet, Mlflow, container_running, pod_state
 from deploy.faults.load import Load
 from deploy.faults.report import FaultResult, FaultViolation
 from deploy.faults.waits import Clock, WaitTimeout, wait_for
@@ -32,7 +32,11 @@ def running_train_pod(cluster: Cluster, dag_id: str, run_id: str):
         pods = [p for p in cluster.run_pods(dag_id, run_id, "train") if container_running(p)]
         return pods[0] if pods else None
 
-    return wait_for(found, POD_RUNNING_S, f"{dag_id} {run_id}: a running train pod")
+    try:
+        return wait_for(found, POD_RUNNING_S, f"{dag_id} {run_id}: a running train pod")
+    except WaitTimeout as exc:
+        pods = "; ".join(pod_state(p) for p in cluster.run_pods(dag_id, run_id)) or "none launched"
+        raise WaitTimeout(f"{exc} (pods of the run: {pods})") from None
 
 
 def release_checked(
