@@ -1,3 +1,10 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyspark
 import pytest
 
 from tick_features.session import DEFAULT_MASTER, JOB_DEFAULTS, parse_conf_pairs, resolve_session_spec
@@ -56,3 +63,43 @@ def test_job_defaults_are_not_mutated() -> None:
     before = dict(JOB_DEFAULTS)
     resolve_session_spec(None, ["spark.sql.shuffle.partitions=1"], environ={})
     assert before == JOB_DEFAULTS
+
+
+def test_sparks_own_conf_dir_variable_is_not_a_setting() -> None:
+    # spark-submit's driver pod sets SPARK_CONF_DIR=/opt/spark/conf beside any SPARK_CONF_<NAME> settings.
+    env = {"SPARK_CONF_DIR": "/opt/spark/conf", "SPARK_CONF_IMAGE": "spark.kubernetes.container.image=x"}
+    spec = resolve_session_spec(None, [], environ=env)
+    assert spec.conf["spark.kubernetes.container.image"] == "x"
+    assert "/opt/spark/conf" not in spec.conf.values()
+
+
+SUBMITTED_JOB = """
+import json, sys
+from tick_features.session import resolve_session_spec, start_session
+session = start_session(resolve_session_spec(None, sys.argv[1:]))
+keys = ["spark.sql.shuffle.partitions", "spark.sql.adaptive.enabled", "spark.sql.session.timeZone"]
+print("SETTINGS " + json.dumps({key: session.conf.get(key) for key in keys}))
+session.stop()
+"""
+
+
+def test_under_spark_submit_its_settings_beat_the_job_defaults(tmp_path: Path) -> None:
+    """A real spark-submit (as in the spark-operator's driver pod): what it was given wins over the job's
+    defaults, the job's own command line wins over it, and defaults fill in the rest."""
+    job = tmp_path / "job.py"
+    job.write_text(SUBMITTED_JOB)
+    spark_submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    done = subprocess.run(
+        [str(spark_submit), "--master", "local[1]",
+         "--conf", "spark.sql.shuffle.partitions=16", "--conf", "spark.sql.adaptive.enabled=true",
+         str(job), "spark.sql.adaptive.enabled=false"],
+        env={**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("SETTINGS ")]
+    assert json.loads(line.removeprefix("SETTINGS ")) == {
+        "spark.sql.shuffle.partitions": "16",  # spark-submit's, not the default 8
+        "spark.sql.adaptive.enabled": "false",  # the job's command line
+        "spark.sql.session.timeZone": "UTC",  # a default spark-submit left unset
+    }

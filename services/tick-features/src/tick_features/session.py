@@ -8,7 +8,8 @@ Settings, later ones winning:
 3. the command line: `--master` and repeated `--conf key=value`.
 
 Under spark-submit (the spark-operator's driver pod) the master comes from spark-submit and is left alone
-unless given explicitly.
+unless given explicitly, and so does every setting spark-submit was given (the SparkApplication's
+`sparkConf`): the job's defaults fill in only what it left unset.
 """
 
 import os
@@ -21,6 +22,8 @@ DEFAULT_MASTER = "local[*]"
 ENV_MASTER = "SPARK_MASTER"
 ENV_DRIVER_MEMORY = "SPARK_DRIVER_MEMORY"
 ENV_CONF_PREFIX = "SPARK_CONF_"
+# Spark's own variables that share the prefix (spark-submit's driver pod sets SPARK_CONF_DIR).
+SPARK_OWN_ENV = frozenset({"SPARK_CONF_DIR"})
 _UNDER_SPARK_SUBMIT = "PYSPARK_GATEWAY_PORT"  # set when spark-submit started this Python process
 
 JOB_DEFAULTS: dict[str, str] = {
@@ -53,7 +56,7 @@ def conf_from_env(environ: Mapping[str, str]) -> dict[str, str]:
     if memory := environ.get(ENV_DRIVER_MEMORY):
         conf["spark.driver.memory"] = memory
     for name in sorted(environ):
-        if name.startswith(ENV_CONF_PREFIX):
+        if name.startswith(ENV_CONF_PREFIX) and name not in SPARK_OWN_ENV:
             try:
                 conf.update(parse_conf_pairs([environ[name]]))
             except ValueError as exc:
@@ -65,25 +68,38 @@ def conf_from_env(environ: Mapping[str, str]) -> dict[str, str]:
 class SessionSpec:
     master: str | None
     conf: dict[str, str] = field(default_factory=dict)
+    explicit: frozenset[str] = frozenset()  # keys of `conf` given by the environment or command line
 
 
 def resolve_session_spec(
     master: str | None, conf_pairs: list[str], environ: Mapping[str, str] | None = None
 ) -> SessionSpec:
     env = os.environ if environ is None else environ
-    conf = {**JOB_DEFAULTS, **conf_from_env(env), **parse_conf_pairs(conf_pairs)}
+    given = {**conf_from_env(env), **parse_conf_pairs(conf_pairs)}
+    conf = {**JOB_DEFAULTS, **given}
     chosen = master or env.get(ENV_MASTER) or conf.pop("spark.master", None)
     if chosen is None and _UNDER_SPARK_SUBMIT not in env:
         chosen = DEFAULT_MASTER
-    return SessionSpec(master=chosen, conf=conf)
+    return SessionSpec(master=chosen, conf=conf, explicit=frozenset(given) - {"spark.master"})
+
+
+def _spark_submit_settings() -> set[str]:
+    """The keys spark-submit set: its JVM holds them as system properties, which a SparkConf made on
+    that JVM loads (PySpark's own builder connects to the JVM the same way)."""
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()
+    return {key for key, _ in SparkConf().getAll()}
 
 
 def start_session(spec: SessionSpec, app_name: str = "tick-features-rollup") -> SparkSession:
     builder = SparkSession.builder.appName(app_name)
     if spec.master:
         builder = builder.master(spec.master)
+    submitted = _spark_submit_settings() if spec.master is None else set()
     for key, value in spec.conf.items():
-        builder = builder.config(key, value)
+        if key in spec.explicit or key not in submitted:
+            builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(os.environ.get("SPARK_LOG_LEVEL", "WARN"))
     return session
