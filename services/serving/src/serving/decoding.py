@@ -39,7 +39,10 @@ _MESSAGES = {
 }
 
 FiniteNumber = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-StrictInt = Annotated[int, Strict()]
+# INT columns are MLflow `long`/`integer` features: a value beyond int64 is no such integer (and one
+# beyond float range would fail the float64 conversion after validation).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+StrictInt = Annotated[int, Strict(), Field(ge=INT64_MIN, le=INT64_MAX)]
 StrictBool = Annotated[bool, Strict()]
 Pixel = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=255)]
 
@@ -115,6 +118,7 @@ class RecordsDecoder:
         self._allowed = frozenset(self._names)
         self._required = frozenset(c.name for c in contract.columns if c.required)
         self._float_names = [c.name for c in contract.columns if c.kind is ColumnKind.FLOAT]
+        self._int_indices = [i for i, c in enumerate(contract.columns) if c.kind is ColumnKind.INT]
         self._all_required = all(column.required for column in contract.columns)
         getter = operator.itemgetter(*self._names)
         # Always a tuple per row, also for a single column.
@@ -174,6 +178,10 @@ class RecordsDecoder:
             if not found <= allowed:
                 return None
             ints_as_floats |= float in allowed and int in found
+        for index in self._int_indices:
+            ints = [value for value in columns[index] if value is not None]
+            if ints and (min(ints) < INT64_MIN or max(ints) > INT64_MAX):
+                return None  # pydantic words the rejection
         if ints_as_floats:  # pydantic gives FLOAT columns floats; so must the request log
             for row in records:
                 for name in self._float_names:
