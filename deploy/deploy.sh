@@ -8,7 +8,8 @@
 #      AIRFLOW_API_PORT (18081, local port-forward used to create pools).
 # OVERLAY=local is the cluster of `make cluster-up`: images are imported into its nodes, the static
 # volumes point at MLOPS_DATA_ROOT (.data) and .run/cluster/volumes, and Airflow runs on the host
-# (deploy/e2e-k8s.sh starts it), so no chart is installed.
+# (deploy/e2e-k8s.sh starts it), so no chart is installed; the spark-operator's controller is
+# installed from the Go module proxy instead of its chart (deploy/cluster/spark-operator.sh).
 # For OVERLAY=cluster push the images to your registry first and set IMAGE_PREFIX to it.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -77,6 +78,8 @@ log "applying k8s/overlays/$OVERLAY (images :$TAG)"
 kubectl apply -k "$out"
 kubectl -n "$NS" rollout status deploy/mlflow --timeout=10m
 if [[ $OVERLAY == local ]]; then
+  # SparkApplications of k8s/components/spark-tick-features/operator run there too (tests/kubernetes).
+  IMAGE_PREFIX=$PREFIX IMAGE_TAG=$TAG "$ROOT/deploy/cluster/spark-operator.sh"
   log "deployed overlay local with images :$TAG (Airflow runs on the host: deploy/e2e-k8s.sh)"
   exit 0
 fi

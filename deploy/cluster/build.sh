@@ -5,6 +5,8 @@
 #   pause  the pod sandbox process (static, for the locally built sandbox image)
 #   coredns the cluster DNS (deploy/cluster/coredns: upstream CoreDNS with the plugins it uses)
 #   kube-router  the NetworkPolicy controller (deploy/cluster/kube-router: upstream kube-router)
+#   spark-operator  the Kubeflow spark-operator's controller (deploy/cluster/spark-operator), which
+#          runs in the cluster from an image of its own (deploy/cluster/spark-operator.sh)
 # Versions are pinned in each module's go.mod and their content in go.sum. Binaries are cached by a
 # key over go.mod, go.sum, the sources and the Go version: a warm run only relinks the symlinks.
 #
@@ -49,6 +51,7 @@ fi
 #   coredns      the cluster DNS (deploy/cluster/coredns: upstream CoreDNS, the plugins it uses)
 #   kube-router  its NetworkPolicy controller only (deploy/cluster/kube-router: upstream kube-router
 #                as a Go tool of that module; the bridge CNI itself enforces no NetworkPolicy)
+#   spark-operator  SparkApplications (deploy/cluster/spark-operator: upstream cmd/operator as a tool)
 build_addon() {  # build_addon NAME UPSTREAM_MODULE PACKAGE [VERSION_VAR]: prints the binary's directory
   local name=$1 upstream=$2 package=$3 version_var=${4:-} src="$ROOT/deploy/cluster/$1" version key dir start ldflags
   version=$(awk -v m="$upstream" '{for (i = 1; i < NF; i++) if ($i == m) {print $(i + 1); exit}}' "$src/go.mod")
@@ -71,7 +74,10 @@ build_addon() {  # build_addon NAME UPSTREAM_MODULE PACKAGE [VERSION_VAR]: print
 dns=$(build_addon coredns github.com/coredns/coredns .)
 router=$(build_addon kube-router github.com/cloudnativelabs/kube-router/v2 \
   github.com/cloudnativelabs/kube-router/v2/cmd/kube-router github.com/cloudnativelabs/kube-router/v2/pkg/version.Version)
+operator=$(build_addon spark-operator github.com/kubeflow/spark-operator/v2 \
+  github.com/kubeflow/spark-operator/v2/cmd/operator github.com/kubeflow/spark-operator/v2.version)
 ln -sfn "../$(basename "$dns")/coredns" "$bin/coredns"
+ln -sfn "../$(basename "$operator")/spark-operator" "$bin/spark-operator"
 ln -sfn "../$(basename "$router")/kube-router" "$bin/kube-router"
 for component in "${COMPONENTS[@]}"; do ln -sfn k8s "$bin/$component"; done
 ln -sfn "$(basename "$bin")" "$OUT/current"

@@ -214,8 +214,38 @@ def test_cluster_overlay_runs_the_tick_rollup_under_the_spark_operator(rendered)
     assert len(apps) == 1
     assert apps[0]["spec"]["arguments"][0] == "rollup"  # the same CLI the tick_features DAG runs
     assert not [o for o in rendered["kind"] if o["kind"] == "SparkApplication"]
-    # The local cluster has no spark-operator (no CRD to apply it to): client mode only.
+    # The local cluster runs the operator, but the overlay applies no rollup of fixed dates:
+    # tests/kubernetes/test_spark_operator.py applies the component's application per run.
     assert not [o for o in rendered["local"] if o["kind"] == "SparkApplication"]
+
+
+# Fields of a SparkApplication's driver/executor that only the operator's mutating webhook applies;
+# pod templates carry them instead, so the application runs under an operator without the webhook.
+WEBHOOK_ONLY = {"podSecurityContext", "securityContext", "env", "nodeSelector", "tolerations", "affinity"}
+
+
+@pytest.mark.parametrize("role", ["driver", "executor"])
+def test_spark_application_pods_are_restricted_without_the_operators_webhook(rendered, role: str) -> None:
+    (app,) = [o for o in rendered["cluster"] if o["kind"] == "SparkApplication"]
+    part = app["spec"][role]
+    assert not WEBHOOK_ONLY & set(part), f"{role}: {WEBHOOK_ONLY & set(part)} need the webhook"
+    spec = part["template"]["spec"]
+    assert restricted_violations(spec) == []
+    (container,) = spec["containers"]
+    # The name Spark looks for in the template (the operator passes it as podTemplateContainerName).
+    assert container["name"] == {"driver": "spark-kubernetes-driver", "executor": "executor"}[role]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert {v["name"]: v for v in spec["volumes"]}[mounts["/tmp"]] == {"name": "tmp", "emptyDir": {}}
+    assert spec["securityContext"]["runAsUser"] == 10001
+    assert find(rendered["cluster"], "PriorityClass", spec["priorityClassName"])
+    assert app["spec"]["nodeSelector"] == {"mlops.io/node-pool": "cpu"}  # spark.kubernetes.node.selector.*
+    assert part["labels"]["mlops.io/spark-app"] == "tick-features"  # the Spark NetworkPolicies select it
+    if role == "driver":
+        assert part["serviceAccount"] == "spark-tick-features"  # its Role creates the executor pods
+    else:
+        assert spec["automountServiceAccountToken"] is False
+        assert find(rendered["cluster"], "ServiceAccount", part["serviceAccount"])
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -9,7 +9,6 @@ OVERLAY=local deploy/deploy.sh); it writes only under <data root>/k8s-tests/ and
 """
 
 import contextlib
-import json
 import shutil
 import time
 import uuid
@@ -17,8 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -28,6 +25,7 @@ from tests.kubernetes.tick_rollup_task import (
     RollupDag,
     TaskPods,
     airflow_env,
+    assert_same_rollup,
     delete_driver_pods,
     deployed_image_tag,
     executor_pods,
@@ -46,8 +44,6 @@ DAY = "2026-11-20"
 TICKS = 600_000
 SPARK = {"executors": 2, "executor_cores": 1, "executor_memory": "1g"}
 TASK_TIMEOUT_S = 900
-# Manifest fields that name the run rather than the data: when and where it was written.
-RUN_FIELDS = {"written_at", "features_path", "quarantine_path"}
 
 
 @dataclass(frozen=True)
@@ -136,27 +132,8 @@ def run_task(rollups: Rollups, dag_id: str, pods: TaskPods, during=None) -> Task
     return TaskRun(process.returncode, log.read_text(), pods)
 
 
-def table(folder: Path, sort_by: list[str]) -> pa.Table:
-    files = sorted(folder.glob("*.parquet"))
-    assert files, f"no Parquet files in {folder}"
-    return pa.concat_tables(pq.read_table(f) for f in files).sort_by([(c, "ascending") for c in sort_by])
-
-
-def manifest(root: Path) -> dict:
-    data = json.loads((root / "ticks" / "manifests" / f"date={DAY}.json").read_text())
-    return {key: value for key, value in data.items() if key not in RUN_FIELDS}
-
-
 def assert_same_output(rollups: Rollups, name: str) -> None:
-    ours, local = rollups.output(name), rollups.local
-    partition = f"date={DAY}"
-    features = table(ours / "ticks" / "features" / partition, ["symbol", "bar_start"])
-    assert features.num_rows > 0
-    assert features.equals(table(local / "ticks" / "features" / partition, ["symbol", "bar_start"]))
-    quarantine = table(ours / "ticks" / "quarantine" / partition, ["source_file", "source_row"])
-    assert quarantine.num_rows > 0  # the generator planted bad ticks of every kind
-    assert quarantine.equals(table(local / "ticks" / "quarantine" / partition, ["source_file", "source_row"]))
-    assert manifest(ours) == manifest(local)  # row counts, quarantine by reason, content checksum
+    assert_same_rollup(rollups.output(name), rollups.local, DAY)
 
 
 def wait_for_no_executors(core: client.CoreV1Api, driver: client.V1Pod, timeout: float = 60) -> list[str]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 from kubernetes import client
 
@@ -27,6 +29,8 @@ CLUSTER_DIR = Path(os.environ.get("MLOPS_CLUSTER_DIR", REPO / ".run" / "cluster"
 NAMESPACE = "mlops"
 TASK_ID = "build_features"
 EXECUTORS = "mlops.io/spark-app=tick-features,spark-role=executor"
+# Manifest fields that name the run rather than the data: when and where it was written.
+RUN_FIELDS = {"written_at", "features_path", "quarantine_path"}
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 
@@ -181,3 +185,28 @@ def generate_raw(
     )  # fmt: skip
     for path in [raw, *raw.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _table(folder: Path, sort_by: list[str]) -> pa.Table:
+    files = sorted(folder.glob("*.parquet"))
+    assert files, f"no Parquet files in {folder}"
+    return pa.concat_tables(pq.read_table(f) for f in files).sort_by([(c, "ascending") for c in sort_by])
+
+
+def _manifest(root: Path, day: str) -> dict[str, Any]:
+    data = json.loads((root / "ticks" / "manifests" / f"date={day}.json").read_text())
+    return {key: value for key, value in data.items() if key not in RUN_FIELDS}
+
+
+def assert_same_rollup(ours: Path, reference: Path, day: str) -> None:
+    """The rollup under `ours` (a <data root>) wrote exactly what the one under `reference` did for `day`:
+    bars with features, quarantined rows, and the manifest's counts and content checksum."""
+    partition = f"date={day}"
+    features = _table(ours / "ticks" / "features" / partition, ["symbol", "bar_start"])
+    assert features.num_rows > 0
+    assert features.equals(_table(reference / "ticks" / "features" / partition, ["symbol", "bar_start"]))
+    keys = ["source_file", "source_row"]
+    quarantine = _table(ours / "ticks" / "quarantine" / partition, keys)
+    assert quarantine.num_rows > 0  # the generator planted bad ticks of every kind
+    assert quarantine.equals(_table(reference / "ticks" / "quarantine" / partition, keys))
+    assert _manifest(ours, day) == _manifest(reference, day)  # row counts, quarantine by reason, checksum
