@@ -102,7 +102,7 @@ timed "serving check" python3 deploy/check_serving.py "$serving" --expect-models
 serving_version=$(curl -sf "$serving/v1/models/power_lgbm" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["version"])')
 previous=$((serving_version - 1))
 ((previous >= 1)) || die "power_lgbm serves v$serving_version: no earlier version to swap to"
-python3 deploy/serving_load.py "$serving" --model power_lgbm --until-version "$previous" --max-seconds 600 &
+"$PY" -m deploy.serving_load "$serving" --model power_lgbm --until-version "$previous" --max-seconds 600 &
 load=$!
 timed "dag promote_model power v$previous (under load)" dag promote_model \
   --conf "{\"workload\": \"power\", \"version\": \"$previous\"}" --approve "e2e-k8s: swap v$serving_version -> v$previous under load"
