@@ -7,7 +7,8 @@
 #   4. the controller in namespace spark-operator, watching namespace mlops, without the webhook.
 # Idempotent. Called by deploy.sh for OVERLAY=local after the overlay is applied.
 #
-# Env: IMAGE_PREFIX (mlops/), IMAGE_TAG (git SHA): the tick-features image to build on.
+# Env: IMAGE_PREFIX (mlops/), IMAGE_TAG (git SHA): the tick-features image to build on;
+#      KEEP_OLD_IMAGES=1 keeps older operator images in Docker (removed by default, as make images does).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -39,6 +40,11 @@ EOF
   DOCKER_BUILDKIT=0 docker build -q -t "$image" "$context" >"$context/build.log" 2>&1 ||
     { cat "$context/build.log" >&2; die "building $image failed"; }
   log "built $image on $base"
+fi
+# Older operator images would keep older tick-features layers alive in Docker (about 1.4 GB each).
+if [[ ${KEEP_OLD_IMAGES:-0} != 1 ]]; then
+  docker images --format '{{.Repository}}:{{.Tag}}' "${PREFIX}spark-operator" | grep -vxF "$image" |
+    xargs -r docker rmi >/dev/null || log "warning: could not remove older ${PREFIX}spark-operator images"
 fi
 MLOPS_LOAD_NODES=cpu "$ROOT/deploy/cluster/cluster.sh" load "$image"
 

@@ -221,7 +221,10 @@ def test_cluster_overlay_runs_the_tick_rollup_under_the_spark_operator(rendered)
 
 # Fields of a SparkApplication's driver/executor that only the operator's mutating webhook applies;
 # pod templates carry them instead, so the application runs under an operator without the webhook.
-WEBHOOK_ONLY = {"podSecurityContext", "securityContext", "env", "nodeSelector", "tolerations", "affinity"}
+# (The operator turns only volumes named spark-local-dir-* into spark-submit settings.)
+WEBHOOK_ONLY = {
+    "podSecurityContext", "securityContext", "env", "nodeSelector", "tolerations", "affinity", "volumeMounts",
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("role", ["driver", "executor"])
@@ -229,14 +232,17 @@ def test_spark_application_pods_are_restricted_without_the_operators_webhook(ren
     (app,) = [o for o in rendered["cluster"] if o["kind"] == "SparkApplication"]
     part = app["spec"][role]
     assert not WEBHOOK_ONLY & set(part), f"{role}: {WEBHOOK_ONLY & set(part)} need the webhook"
+    assert all(v["name"].startswith("spark-local-dir-") for v in app["spec"].get("volumes", []))
     spec = part["template"]["spec"]
     assert restricted_violations(spec) == []
     (container,) = spec["containers"]
     # The name Spark looks for in the template (the operator passes it as podTemplateContainerName).
     assert container["name"] == {"driver": "spark-kubernetes-driver", "executor": "executor"}[role]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
-    assert {v["name"]: v for v in spec["volumes"]}[mounts["/tmp"]] == {"name": "tmp", "emptyDir": {}}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: volumes[m["name"]] for m in container["volumeMounts"]}
+    assert mounts["/tmp"] == {"name": "tmp", "emptyDir": {}}
+    assert mounts["/data"]["persistentVolumeClaim"]["claimName"] == "mlops-data"
     assert spec["securityContext"]["runAsUser"] == 10001
     assert find(rendered["cluster"], "PriorityClass", spec["priorityClassName"])
     assert app["spec"]["nodeSelector"] == {"mlops.io/node-pool": "cpu"}  # spark.kubernetes.node.selector.*

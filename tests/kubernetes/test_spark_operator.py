@@ -180,11 +180,18 @@ def test_spark_application_runs_under_the_operator_with_executor_pods(setup: Set
             assert spec.containers[0].security_context.read_only_root_filesystem is True
         # The operator recorded the same executors; Spark deleted them when the job stopped.
         assert sorted(run.status.get("executorState", {})) == executors, run.status
+
+        # The operator reads the driver container's exit; the pod's phase follows on the kubelet's next report.
+        def driver_phase() -> str:
+            return setup.core.read_namespaced_pod(driver, NAMESPACE).status.phase
+
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and any(_exists(setup.core, e) for e in executors):
+        while time.monotonic() < deadline and (
+            any(_exists(setup.core, e) for e in executors) or driver_phase() != "Succeeded"
+        ):
             time.sleep(1)
         assert not [e for e in executors if _exists(setup.core, e)]
-        assert setup.core.read_namespaced_pod(driver, NAMESPACE).status.phase == "Succeeded"
+        assert driver_phase() == "Succeeded"
         assert_same_rollup(setup.work / "operator", setup.work / "local", DAY)
     finally:
         with contextlib.suppress(ApiException):
