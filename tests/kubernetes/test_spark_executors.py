@@ -9,9 +9,7 @@ OVERLAY=local deploy/deploy.sh); it writes only under <data root>/k8s-tests/ and
 """
 
 import contextlib
-import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ from tests.kubernetes.tick_rollup_task import (
     TaskPods,
     airflow_env,
     assert_same_rollup,
+    data_volume_folder,
     delete_driver_pods,
     deployed_image_tag,
     executor_pods,
@@ -75,30 +74,23 @@ def rollups(admin_api, require_e2e, tmp_path_factory: pytest.TempPathFactory) ->
         ).items,
         "no executor pod template (overlay local with k8s/components/spark-tick-features)",
     )
-    data_root = Path(core.read_persistent_volume("mlops-data-local").spec.host_path.path)
-    run = f"spark-{uuid.uuid4().hex[:8]}"
-    work = data_root / "k8s-tests" / run
-    work.mkdir(parents=True)
-    work.chmod(0o777)  # the pods (uid 10001) create their output folders here
     home = tmp_path_factory.mktemp("airflow")
-    generated = dags(run)
-    write_dags_folder(home / "dags", generated)
-    # Small CPU requests (no limits: the pods still use every free core), so that the driver and both
-    # executors get scheduled beside whatever else runs on the cpu node's 2 CPUs.
-    env = airflow_env(home, home / "dags", deployed_image_tag(core), max_cpu="100m", max_memory="3Gi")
-    try:
-        generate_raw(work / "raw", DAY, days=1, symbols=20, ticks_per_day=TICKS, defects=2)
-        migrate(env)
-        rollups = Rollups(core, env, work, home, work / "local")
-        done = run_task(rollups, "spark_check_local", TaskPods())
-        assert done.returncode == 0, done.log[-4000:]
-        assert done.pods.executors == {}, "local[*] started executor pods"
-        yield rollups
-    finally:
-        delete_driver_pods(core, [d.dag_id for d in generated])
-        shutil.rmtree(work, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            work.parent.rmdir()  # only when no other run is using it
+    with data_volume_folder(core, "spark") as work:
+        generated = dags(work.name)
+        write_dags_folder(home / "dags", generated)
+        # Small CPU requests (no limits: the pods still use every free core), so that the driver and both
+        # executors get scheduled beside whatever else runs on the cpu node's 2 CPUs.
+        env = airflow_env(home, home / "dags", deployed_image_tag(core), max_cpu="100m", max_memory="3Gi")
+        try:
+            generate_raw(work / "raw", DAY, days=1, symbols=20, ticks_per_day=TICKS, defects=2)
+            migrate(env)
+            rollups = Rollups(core, env, work, home, work / "local")
+            done = run_task(rollups, "spark_check_local", TaskPods())
+            assert done.returncode == 0, done.log[-4000:]
+            assert done.pods.executors == {}, "local[*] started executor pods"
+            yield rollups
+        finally:
+            delete_driver_pods(core, [d.dag_id for d in generated])
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ Needs make e2e-k8s (or OVERLAY=local deploy/deploy.sh); writes only under <data 
 import contextlib
 import copy
 import json
-import shutil
 import subprocess
 import time
 import uuid
@@ -29,8 +28,10 @@ from tests.kubernetes.conftest import NAMESPACE, REPO
 from tests.kubernetes.tick_rollup_task import (
     TICK_FEATURES,
     assert_same_rollup,
+    data_volume_folder,
     deployed_image_tag,
     generate_raw,
+    read_manifest,
 )
 
 MANIFEST = REPO / "k8s" / "components" / "spark-tick-features" / "operator" / "sparkapplication.yaml"
@@ -135,13 +136,8 @@ def setup(admin_api, require_e2e) -> Iterator[Setup]:
         ).items,
         "no spark-operator controller (deploy/cluster/spark-operator.sh)",
     )
-    data_root = Path(core.read_persistent_volume("mlops-data-local").spec.host_path.path)
-    run = f"operator-{uuid.uuid4().hex[:8]}"
-    work = data_root / "k8s-tests" / run
-    work.mkdir(parents=True)
-    work.chmod(0o777)  # the pods (uid 10001) create their output folders here
     custom = client.CustomObjectsApi(admin_api)
-    try:
+    with data_volume_folder(core, "operator") as work:
         generate_raw(work / "raw", DAY, days=1, symbols=20, ticks_per_day=TICKS, defects=2)
         # The reference: the same CLI with local[*] on the host (the tick-features virtualenv).
         subprocess.run(
@@ -149,13 +145,8 @@ def setup(admin_api, require_e2e) -> Iterator[Setup]:
              "--start", DAY, "--end", DAY],
             check=True, capture_output=True, timeout=900,
         )  # fmt: skip
-        yield Setup(
-            core, custom, f"mlops/tick-features:{deployed_image_tag(core)}", work, f"/data/k8s-tests/{run}"
-        )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            work.parent.rmdir()  # only when no other run is using it
+        image = f"mlops/tick-features:{deployed_image_tag(core)}"
+        yield Setup(core, custom, image, work, f"/data/k8s-tests/{work.name}")
 
 
 def test_spark_application_runs_under_the_operator_with_executor_pods(setup: Setup) -> None:
@@ -192,7 +183,11 @@ def test_spark_application_runs_under_the_operator_with_executor_pods(setup: Set
             time.sleep(1)
         assert not [e for e in executors if _exists(setup.core, e)]
         assert driver_phase() == "Succeeded"
-        assert_same_rollup(setup.work / "operator", setup.work / "local", DAY)
+        # The reference ran from the host's checkout, the application from the deployed image's commit.
+        assert_same_rollup(setup.work / "operator", setup.work / "local", DAY, ignore=frozenset({"git_sha"}))
+        assert read_manifest(setup.work / "operator", DAY)["git_sha"].startswith(
+            setup.image.rsplit(":", 1)[1]
+        )
     finally:
         with contextlib.suppress(ApiException):
             setup.custom.delete_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, name)

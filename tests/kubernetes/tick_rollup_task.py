@@ -7,11 +7,14 @@ Shared by tests/kubernetes/test_spark_executors.py and bench/bench_tick_executor
 loaded and overlay `local` applied (make e2e-k8s, or make cluster-up && OVERLAY=local deploy/deploy.sh).
 """
 
+import contextlib
 import copy
 import json
 import os
 import shutil
 import subprocess
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,14 +196,18 @@ def _table(folder: Path, sort_by: list[str]) -> pa.Table:
     return pa.concat_tables(pq.read_table(f) for f in files).sort_by([(c, "ascending") for c in sort_by])
 
 
-def _manifest(root: Path, day: str) -> dict[str, Any]:
-    data = json.loads((root / "ticks" / "manifests" / f"date={day}.json").read_text())
-    return {key: value for key, value in data.items() if key not in RUN_FIELDS}
+def read_manifest(root: Path, day: str) -> dict[str, Any]:
+    return json.loads((root / "ticks" / "manifests" / f"date={day}.json").read_text())
 
 
-def assert_same_rollup(ours: Path, reference: Path, day: str) -> None:
+def _manifest(root: Path, day: str, ignore: frozenset[str]) -> dict[str, Any]:
+    return {key: value for key, value in read_manifest(root, day).items() if key not in RUN_FIELDS | ignore}
+
+
+def assert_same_rollup(ours: Path, reference: Path, day: str, ignore: frozenset[str] = frozenset()) -> None:
     """The rollup under `ours` (a <data root>) wrote exactly what the one under `reference` did for `day`:
-    bars with features, quarantined rows, and the manifest's counts and content checksum."""
+    bars with features, quarantined rows, and the manifest's counts and content checksum (all its fields
+    but when and where it was written, and those in `ignore`)."""
     partition = f"date={day}"
     features = _table(ours / "ticks" / "features" / partition, ["symbol", "bar_start"])
     assert features.num_rows > 0
@@ -209,4 +216,21 @@ def assert_same_rollup(ours: Path, reference: Path, day: str) -> None:
     quarantine = _table(ours / "ticks" / "quarantine" / partition, keys)
     assert quarantine.num_rows > 0  # the generator planted bad ticks of every kind
     assert quarantine.equals(_table(reference / "ticks" / "quarantine" / partition, keys))
-    assert _manifest(ours, day) == _manifest(reference, day)  # row counts, quarantine by reason, checksum
+    # Row counts, quarantine by reason, content checksum.
+    assert _manifest(ours, day, ignore) == _manifest(reference, day, ignore)
+
+
+@contextlib.contextmanager
+def data_volume_folder(core: client.CoreV1Api, prefix: str) -> Iterator[Path]:
+    """A fresh <data root>/k8s-tests/<prefix>-<id> on the host (the pods see it under /data), writable by
+    the pods' uid 10001; removed afterwards, with k8s-tests/ when no other run is using it."""
+    data_root = Path(core.read_persistent_volume("mlops-data-local").spec.host_path.path)
+    work = data_root / "k8s-tests" / f"{prefix}-{uuid.uuid4().hex[:8]}"
+    work.mkdir(parents=True)
+    work.chmod(0o777)
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            work.parent.rmdir()
