@@ -26,7 +26,11 @@ class Load:
         max_seconds: float = MAX_SECONDS,
     ) -> None:
         self.url = f"{base_url}/v1/models/{model}:predict"
-        self.body = httpx.get(f"{base_url}/v1/models/{model}", timeout=10).json()["example_request"]
+        self.body = httpx.get(f"{base_url}/v1/models/{model}", timeout=10).json().get("example_request")
+        if not self.body:
+            raise RuntimeError(
+                f"{model}: serving published no example request at {base_url}/v1/models/{model}"
+            )
         self.until_version, self.max_seconds = until_version, max_seconds
         self.stop = threading.Event()
         self.reached = threading.Event()  # `until_version` answered
@@ -66,10 +70,6 @@ class Load:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
-    def join(self) -> None:
-        for thread in self.threads:
-            thread.join()
-
     def __enter__(self) -> "Load":
         for thread in self.threads:
             thread.start()
@@ -77,4 +77,5 @@ class Load:
 
     def __exit__(self, *_: object) -> None:
         self.stop.set()
-        self.join()
+        for thread in self.threads:
+            thread.join()
