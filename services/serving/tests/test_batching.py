@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,3 +155,26 @@ def test_a_single_request_is_answered_without_waiting_for_company(max_wait_s: fl
         return elapsed
 
     assert _run(scenario()) < max_wait_s + 0.5
+
+
+def test_the_model_thread_runs_queued_batches_while_the_event_loop_is_busy() -> None:
+    predictor = RecordingPredictor()
+    model = FakeServed("m", "1", predictor)
+
+    async def scenario() -> tuple[int, list[np.ndarray]]:
+        batcher = MicroBatcher("m", max_rows=1, max_wait_s=0.0, on_batch=lambda *_: None)
+        batcher.start()
+        pending = [asyncio.ensure_future(batcher.submit(model, np.array([[float(i)]]))) for i in range(4)]
+        await asyncio.sleep(0)  # every submission is queued now
+        deadline = time.monotonic() + 5
+        while len(predictor.calls) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the loop is blocked, as by a request being decoded
+        calls_while_blocked = len(predictor.calls)
+        results = await asyncio.gather(*pending)
+        await batcher.stop()
+        return calls_while_blocked, results
+
+    calls_while_blocked, results = _run(scenario())
+
+    assert calls_while_blocked == 4  # one batch each, none waiting for the loop to hand it over
+    assert [r.tolist() for r in results] == [[0.0], [2.0], [4.0], [6.0]]
