@@ -20,7 +20,7 @@ from typing import Annotated, Any, NotRequired, Required, Union
 
 import numpy as np
 import orjson
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from pydantic import ConfigDict, Discriminator, Field, Strict, Tag, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
@@ -264,7 +264,11 @@ class ImagesDecoder:
         except RequestRejected:
             raise
         except Exception as exc:  # any decoder failure on untrusted bytes is the client's problem
-            raise RequestRejected(422, f"images[{index}]: not a readable PNG ({exc}). {self._hint}") from None
+            # PIL's own message for bytes of no known format names a Python object; say it plainly.
+            reason = "no PNG signature" if isinstance(exc, UnidentifiedImageError) else str(exc)
+            raise RequestRejected(
+                422, f"images[{index}]: not a readable PNG ({reason}). {self._hint}"
+            ) from None
         return pixels.reshape(contract.height, contract.width, contract.channels)
 
     def decode(self, body: bytes) -> DecodedRequest:
