@@ -3,12 +3,15 @@
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
 from mlflow.tracking import MlflowClient
+from starlette.types import Receive, Scope, Send
 
 from mlops_core.logs import get_logger
+from serving import hot_routes
 from serving.batching import MicroBatcher
 from serving.champion_watch import ChampionWatcher
 from serving.draining import CloseConnectionsWhileDraining, Drain
@@ -56,6 +59,23 @@ async def _rejected(_: Request, exc: Exception) -> Response:
     return Response(orjson.dumps(exc.body()), status_code=exc.status, media_type="application/json")
 
 
+class ServingApp(FastAPI):
+    """FastAPI, with the prediction routes dispatched ahead of its routing (see serving.hot_routes)."""
+
+    def __init__(self, drain: Drain, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.drain = drain
+        self.hot_routes = True  # False: FastAPI routes predictions too (tests compare the two)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = hot_routes.find(scope) if self.hot_routes else None
+        serving: ServingState | None = getattr(self.state, "serving", None)
+        if found is None or serving is None:
+            await super().__call__(scope, receive, send)
+            return
+        await hot_routes.dispatch(found, serving, self.drain, scope, receive, send)
+
+
 def create_app(settings: ServingSettings, client: MlflowClient) -> FastAPI:
     """An app serving `settings.models`' champions from the registry behind `client`."""
     drain = Drain(settings.drain_s)
@@ -97,7 +117,8 @@ def create_app(settings: ServingSettings, client: MlflowClient) -> FastAPI:
             state.sampler.stop()
         log.info("serving stopped")
 
-    app = FastAPI(
+    app = ServingApp(
+        drain,
         title="MLOps model serving",
         summary="Champion versions of the platform's registered models over HTTP.",
         lifespan=lifespan,

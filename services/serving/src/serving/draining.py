@@ -67,6 +67,18 @@ class Drain:
             signal.raise_signal(signal.SIGTERM)
 
 
+def closing_send(send: Send) -> Send:
+    """`send`, with `Connection: close` put on the response's headers."""
+
+    async def send_closing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+            message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        await send(message)
+
+    return send_closing
+
+
 class CloseConnectionsWhileDraining:
     """ASGI middleware: while `drain` is active, every HTTP response asks the client to close."""
 
@@ -77,11 +89,4 @@ class CloseConnectionsWhileDraining:
         if scope["type"] != "http" or not self.drain.active:
             await self.app(scope, receive, send)
             return
-
-        async def send_closing(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
-                message = {**message, "headers": [*headers, (b"connection", b"close")]}
-            await send(message)
-
-        await self.app(scope, receive, send_closing)
+        await self.app(scope, receive, closing_send(send))
