@@ -35,10 +35,11 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import peers.servers as servers
+from mlflow.tracking import MlflowClient
 
 from mlops_core.testing import MlflowServer, free_port
 from mlops_core.tracking import connect
-from serving.testing.models import log_booster, log_cnn, register_champion, train_booster
+from serving.testing.models import TabularModel, log_booster, log_cnn, register_champion, train_booster
 
 TARGETS = {"power_lgbm": 5.0, "mnist_cnn": 3.0}
 
@@ -206,6 +207,28 @@ def tree_rss_mib(pid: int) -> tuple[float, int]:
     return total_kib / 1024, len(pids)
 
 
+@contextmanager
+def private_registry(prefix: str) -> Iterator[tuple[Path, MlflowServer]]:
+    """A temporary folder (removed afterwards) and a private MLflow tracking server storing into it."""
+    os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    with (
+        tempfile.TemporaryDirectory(prefix=prefix) as folder,
+        MlflowServer(Path(folder) / "mlflow") as tracking,
+    ):
+        yield Path(folder), tracking
+
+
+def power_sized_booster(seed: int = 0) -> TabularModel:
+    """The real power model's size: 24 features, 63 leaves, a few hundred trees."""
+    return train_booster("regression", n_features=24, trees=300, seed=seed, leaves=63, rows=20_000)
+
+
+def log_mnist_sized_cnn(client: MlflowClient, seed: int = 0) -> str:
+    """The real MNIST network's size: conv32-conv64-fc128."""
+    return log_cnn(client, 1, 28, widths=(32, 64), hidden=128, seed=seed)
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 DEFAULT_CASES = "power/1,power/64,mnist/1,mnist/32"
@@ -281,16 +304,11 @@ def main() -> None:
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
 
     bin_dir = Path(sys.executable).parent
-    work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
-    os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    with MlflowServer(work / "mlflow") as tracking:
+    with private_registry("bench-serving-") as (work, tracking):
         client = connect(tracking.uri)
-        # Sizes of the real workloads: power ~ 24 features, 63 leaves, a few hundred trees; MNIST a
-        # conv32-conv64-fc128 network.
-        power = train_booster("regression", n_features=24, trees=300, seed=0, leaves=63, rows=20_000)
+        power = power_sized_booster()
         register_champion(client, "power_lgbm", log_booster(client, power))
-        register_champion(client, "mnist_cnn", log_cnn(client, 1, 28, widths=(32, 64), hidden=128))
+        register_champion(client, "mnist_cnn", log_mnist_sized_cnn(client))
         rows = np.resize(power.sample, (64, power.sample.shape[1]))
         rows[:, -1] = np.round(rows[:, -1])
         pixels = np.random.default_rng(0).integers(0, 256, size=(32, 28, 28))

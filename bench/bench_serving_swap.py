@@ -18,7 +18,6 @@ import asyncio
 import gc
 import os
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -29,12 +28,19 @@ import mlflow
 import numpy as np
 import orjson
 import peers.servers as servers
-from bench_serving import _read_response, http_request, running
+from bench_serving import (
+    _read_response,
+    http_request,
+    log_mnist_sized_cnn,
+    power_sized_booster,
+    private_registry,
+    running,
+)
 
 from mlops_core.registry import promote
-from mlops_core.testing import MlflowServer, free_port
+from mlops_core.testing import free_port
 from mlops_core.tracking import connect
-from serving.testing.models import log_booster, log_cnn, register_champion, train_booster
+from serving.testing.models import log_booster, register_champion
 
 
 @dataclass(frozen=True)
@@ -143,21 +149,17 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=60.0, help="how long a swap may take")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="bench-serving-swap-"))
-    os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    with MlflowServer(work / "mlflow") as tracking:
+    with private_registry("bench-serving-swap-") as (work, tracking):
         client = connect(tracking.uri)
-        power = train_booster("regression", n_features=24, trees=300, seed=0, leaves=63, rows=20_000)
+        power = power_sized_booster()
         register_champion(client, "power_lgbm", log_booster(client, power))
-        register_champion(client, "mnist_cnn", log_cnn(client, 1, 28, widths=(32, 64), hidden=128))
+        register_champion(client, "mnist_cnn", log_mnist_sized_cnn(client))
         # The versions swapped to: as big as the first ones, other weights.
-        power_next = train_booster("regression", n_features=24, trees=300, seed=1, leaves=63, rows=20_000)
         new_versions = {
-            "power_lgbm": mlflow.register_model(log_booster(client, power_next), "power_lgbm").version,
-            "mnist_cnn": mlflow.register_model(
-                log_cnn(client, 1, 28, widths=(32, 64), hidden=128, seed=1), "mnist_cnn"
+            "power_lgbm": mlflow.register_model(
+                log_booster(client, power_sized_booster(1)), "power_lgbm"
             ).version,
+            "mnist_cnn": mlflow.register_model(log_mnist_sized_cnn(client, seed=1), "mnist_cnn").version,
         }
         rows = np.resize(power.sample, (1, power.sample.shape[1]))
         rows[:, -1] = np.round(rows[:, -1])
