@@ -65,6 +65,18 @@ def test_hot_route_answers_like_fastapi_routing(
     assert hot == routed
 
 
+def test_every_prediction_route_is_dispatched_directly(server: RunningServer) -> None:
+    assert server.app.hot is not None
+    assert sorted(server.app.hot.paths) == [
+        "/v1/models/{name}:predict",
+        "/v2/models/{name}/infer",
+        "/v2/models/{name}/versions/{version}/infer",
+    ]
+    scope = {"type": "http", "method": "POST", "path": "/v2/models/power_lgbm/versions/1/infer"}
+    found = server.app.hot.find(scope)
+    assert found is not None and found[1] == {"name": "power_lgbm", "version": "1"}
+
+
 def test_other_methods_on_prediction_paths_still_go_through_fastapi(server: RunningServer) -> None:
     assert server.http.put("/v1/models/power_lgbm:predict", json={}).status_code == 405
     assert server.http.get("/v2/models/power_lgbm/infer").status_code == 405

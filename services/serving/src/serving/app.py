@@ -65,10 +65,11 @@ class ServingApp(FastAPI):
     def __init__(self, drain: Drain, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.drain = drain
+        self.hot: hot_routes.HotRoutes | None = None  # set once the routes are in; None: FastAPI routes all
         self.hot_routes = True  # False: FastAPI routes predictions too (tests compare the two)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = hot_routes.find(scope) if self.hot_routes else None
+        found = self.hot.find(scope) if self.hot is not None and self.hot_routes else None
         serving: ServingState | None = getattr(self.state, "serving", None)
         if found is None or serving is None:
             await super().__call__(scope, receive, send)
@@ -136,4 +137,6 @@ def create_app(settings: ServingSettings, client: MlflowClient) -> FastAPI:
         webhooks.router,
     ):
         app.include_router(router)
+    # The routers are included without a prefix: their own routes have the app's paths.
+    app.hot = hot_routes.HotRoutes([*predict.router.routes, *v2.router.routes])
     return app
