@@ -1,6 +1,7 @@
 """Micro-batcher behaviour with a real (tiny) predictor: batching, limits, version grouping, errors."""
 
 import asyncio
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from serving.batching import MicroBatcher
+from serving.batching import MicroBatcher, stack_rows
 
 
 @dataclass
@@ -178,3 +179,58 @@ def test_the_model_thread_runs_queued_batches_while_the_event_loop_is_busy() -> 
 
     assert calls_while_blocked == 4  # one batch each, none waiting for the loop to hand it over
     assert [r.tolist() for r in results] == [[0.0], [2.0], [4.0], [6.0]]
+
+
+@pytest.mark.parametrize(
+    "arrays",
+    [
+        [np.arange(2 * 784, dtype=np.float32).reshape(2, 1, 28, 28), np.ones((3, 1, 28, 28), np.float32)],
+        [np.arange(12.0).reshape(4, 3), np.arange(6.0).reshape(3, 2).T[:1]],  # a non-contiguous slice
+        [np.arange(5.0).reshape(1, 5)],
+    ],
+)
+def test_stacked_rows_equal_numpy_concatenation(arrays: list[np.ndarray]) -> None:
+    stacked = stack_rows(arrays)
+
+    expected = np.concatenate(arrays)
+    assert stacked.dtype == expected.dtype and stacked.shape == expected.shape
+    assert np.array_equal(stacked, expected)
+    assert stacked.flags.c_contiguous and stacked.flags.writeable
+
+
+def test_rows_of_another_shape_or_dtype_are_not_stacked() -> None:
+    with pytest.raises(ValueError, match="cannot stack"):
+        stack_rows([np.zeros((1, 3)), np.zeros((1, 4))])
+    with pytest.raises(ValueError, match="cannot stack"):
+        stack_rows([np.zeros((1, 3)), np.zeros((1, 3), np.float32)])
+
+
+def test_stacking_never_lets_another_thread_run() -> None:
+    """The model thread keeps the GIL while it stacks; numpy's own copy would let the event loop in."""
+    arrays = [np.full((8, 1024, 1024), i, np.float32) for i in range(4)]  # 128 MiB to copy
+    progress = 0
+    stop = threading.Event()
+
+    def spin() -> None:
+        nonlocal progress
+        while not stop.is_set():
+            progress += 1
+            time.sleep(0)  # gives the GIL back at once whenever this thread has it
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1.0)  # no forced switch within the copy
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        while progress < 100:
+            time.sleep(0.001)
+        before = progress
+        stacked = stack_rows(arrays)
+        during = progress - before
+    finally:
+        stop.set()
+        spinner.join(5)
+        sys.setswitchinterval(interval)
+
+    assert during == 0
+    assert stacked.shape == (32, 1024, 1024) and stacked[-1, 0, 0] == 3
