@@ -1,7 +1,9 @@
 """V2 inference requests and responses: the JSON documents, the binary tensor extension, numpy tensors.
 
 Requests are validated with pydantic in one pass (a tensor type per datatype, so `"data"` is checked
-against its own `"datatype"`), then turned into numpy arrays of the declared shape. Binary tensor data
+against its own `"datatype"`), then turned into numpy arrays of the declared shape. Large JSON bodies whose
+`data` lists are plain numbers take a quicker way to the same result (`validate_fast`); pydantic stays the
+reference for everything else and the one source of every rejection. Binary tensor data
 (`Inference-Header-Content-Length`, `"binary_data_size"`) is read after the JSON header, in input order.
 Every way a request can be wrong ends in `RequestRejected(400, ...)` with a reason a person can act on.
 """
@@ -47,6 +49,8 @@ HEADER_LENGTH = "inference-header-content-length"
 MAX_DEPTH = 4  # nested `data` lists; every served model's inputs have at most 4 dimensions
 _MAX_TENSORS = 64
 _MAX_ERRORS_SHOWN = 3
+_FAST_MIN_BYTES = 4096  # pydantic is as quick on smaller bodies
+_EXACT = 2**53
 _STRICT = ConfigDict(extra="forbid")
 
 Name = Annotated[str, Field(min_length=1, max_length=256)]
@@ -226,8 +230,77 @@ def _binary_flag(parameters: dict[str, Any] | None, key: str, where: str) -> boo
     return value
 
 
-def _array(index: int, tensor: Any, binary: memoryview, offset: int) -> tuple[np.ndarray, int]:
-    """The tensor's values in its declared shape, and the offset of the next binary tensor."""
+def validate_reference(header: bytes) -> InferRequest:
+    """The request as pydantic reads it: every number checked against its datatype, in one pass."""
+    try:
+        return _ADAPTER.validate_json(header)
+    except ValidationError as exc:
+        raise _rejection(exc) from None
+
+
+def validate_fast(header: bytes) -> tuple[InferRequest, dict[int, np.ndarray]] | None:
+    """What `validate_reference` makes of a body whose `data` lists hold plain numbers, without pydantic
+    checking each number (32 MNIST images: about 1.9 -> 1.0 ms), plus those inputs' data as arrays (by
+    input index, in their datatype). None when unsure; pydantic then decides and words any rejection.
+    """
+    # No true, false or null anywhere: numpy would read a bool among ints as a number.
+    if len(header) < _FAST_MIN_BYTES or any(word in header for word in (b"true", b"false", b"null")):
+        return None
+    try:
+        document = orjson.loads(header)
+    except orjson.JSONDecodeError:
+        return None
+    inputs = document.get("inputs") if type(document) is dict else None
+    if type(inputs) is not list or not inputs:
+        return None
+    read: dict[int, np.ndarray] = {}
+    without_data: list[Any] = []
+    for index, item in enumerate(inputs):
+        if type(item) is not dict or "parameters" in item or type(item.get("data")) is not list:
+            return None
+        dtype = DATATYPES.get(item.get("datatype"))  # type: ignore[arg-type]
+        values = None if dtype is None else _plain_numbers(item["data"], dtype)
+        if values is None:
+            return None
+        read[index] = values
+        without_data.append({key: value for key, value in item.items() if key != "data"})
+    try:
+        request = _ADAPTER.validate_python({**document, "inputs": without_data})
+    except ValidationError:
+        return None
+    return request, read
+
+
+def _plain_numbers(data: list[Any], dtype: np.dtype) -> np.ndarray | None:
+    """`data` in `dtype` if pydantic would surely take it for that datatype: numbers only, not ragged,
+    in range; None otherwise (and for BOOL tensors, which stay pydantic's)."""
+    if dtype.kind == "b":
+        return None
+    try:
+        values = np.array(data)  # int64 when every leaf is an int; float64 when some are floats
+    except (ValueError, OverflowError):  # ragged, or nested and flat mixed
+        return None
+    if values.size == 0 or values.ndim > MAX_DEPTH:
+        return None
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if values.dtype != np.int64 or values.min() < info.min or values.max() > info.max:
+            return None
+        return values.astype(dtype)
+    # Below 2**53 an int is exactly a double, so casting the float64 array rounds as numpy rounds each number.
+    if values.dtype not in (np.int64, np.float64) or not (values.min() > -_EXACT and values.max() < _EXACT):
+        return None
+    with np.errstate(over="ignore"):  # as in `_array`
+        return values.astype(dtype)
+
+
+def _array(
+    index: int, tensor: Any, binary: memoryview, offset: int, read: np.ndarray | None
+) -> tuple[np.ndarray, int]:
+    """The tensor's values in its declared shape, and the offset of the next binary tensor.
+
+    `read`: its JSON data, already read into an array by `validate_fast`.
+    """
     where = f"inputs[{index}] ({tensor.name})"
     dtype = DATATYPES[tensor.datatype]
     count = math.prod(tensor.shape)
@@ -246,15 +319,20 @@ def _array(index: int, tensor: Any, binary: memoryview, offset: int) -> tuple[np
             )
         array = np.frombuffer(binary, dtype=dtype, count=count, offset=offset)
         return array.reshape(tensor.shape), offset + size
-    if tensor.data is None:
+    if read is not None:
+        array = read
+    elif tensor.data is None:
         raise RequestRejected(
             400, f"{where}: has no data (JSON data or the binary extension's binary_data_size)"
         )
-    try:
-        with np.errstate(over="ignore"):  # FP16/FP32 overflow becomes inf, refused by the model's checks
-            array = np.asarray(tensor.data, dtype=dtype)
-    except (ValueError, OverflowError):
-        raise RequestRejected(400, f"{where}: nested data is ragged (rows of different lengths)") from None
+    else:
+        try:
+            with np.errstate(over="ignore"):  # FP16/FP32 overflow becomes inf, refused by the model's checks
+                array = np.asarray(tensor.data, dtype=dtype)
+        except (ValueError, OverflowError):
+            raise RequestRejected(
+                400, f"{where}: nested data is ragged (rows of different lengths)"
+            ) from None
     if array.size != count:
         raise RequestRejected(
             400, f"{where}: shape {tensor.shape} needs {count} values, data has {array.size}"
@@ -274,14 +352,12 @@ def parse_infer_request(body: bytes, header_length: str | None) -> ParsedRequest
                 f"the {len(body)}-byte body",
             )  # fmt: skip
         header, binary = body[: int(header_length)], memoryview(body)[int(header_length) :]
-    try:
-        request = _ADAPTER.validate_json(header)
-    except ValidationError as exc:
-        raise _rejection(exc) from None
+    fast = validate_fast(header) if header_length is None else None
+    request, read = fast if fast is not None else (validate_reference(header), {})
     tensors: list[Tensor] = []
     offset = 0
     for index, tensor in enumerate(request.inputs):
-        array, offset = _array(index, tensor, binary, offset)
+        array, offset = _array(index, tensor, binary, offset, read.get(index))
         tensors.append(Tensor(tensor.name, tensor.datatype, array))
     if offset != len(binary):
         raise RequestRejected(400, f"{len(binary) - offset} bytes of binary data belong to no input")
